@@ -281,10 +281,16 @@ class CasBuilder {
       case Op::kNeg: return -args[0];
       case Op::kPercent: return args[0] / 100;
       case Op::kPow:
-        // Integer powers past 64 expand forever (and exact arithmetic has them).
+        // Expanding (x+1)^n (y+1)^m ... costs the product of the degrees;
+        // the sum of symbolic exponents bounds it (exact arithmetic has the
+        // large numeric powers already).
         if (GiNaC::is_a<GiNaC::numeric>(args[1])) {
           const auto& e = GiNaC::ex_to<GiNaC::numeric>(args[1]);
-          if (!e.is_rational() || GiNaC::abs(e) > 64) return std::nullopt;
+          if (!e.is_rational() || GiNaC::abs(e) > kMaxCasDegree) return std::nullopt;
+          if (!GiNaC::is_a<GiNaC::numeric>(args[0])) {
+            degree_ += GiNaC::abs(e).to_double();
+            if (degree_ > kMaxCasDegree) return std::nullopt;
+          }
         }
         return GiNaC::pow(args[0], args[1]);
       case Op::kFactorial:
@@ -323,6 +329,7 @@ class CasBuilder {
   }
 
   std::map<std::string, GiNaC::realsymbol> symbols_;
+  double degree_ = 0;  // sum of |integer exponents| on symbolic bases
 };
 
 std::mutex& CasMutex() {

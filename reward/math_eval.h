@@ -17,9 +17,11 @@
 namespace grpo::reward::math {
 
 // Caps that keep hostile answers cheap: an exact result may hold this many
-// bits, and the CAS sees trees up to this many nodes.
+// bits; the CAS sees trees up to this many nodes whose symbolic powers add
+// up to this degree.
 inline constexpr long kMaxExactBits = 1 << 16;
 inline constexpr int kMaxCasNodes = 400;
+inline constexpr int kMaxCasDegree = 64;
 
 enum class ExactOutcome {
   kValue,     // *value holds the exact rational
