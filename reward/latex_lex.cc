@@ -4,6 +4,8 @@
 #include <cctype>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace grpo::reward::math {
 namespace {
 
@@ -158,6 +160,7 @@ class Tokenizer {
     if (name == "lvert" || name == "rvert" || name == "vert" || name == "mid") {
       return Push(Tok::kChar, "|");
     }
+    if (name == "langle" || name == "rangle") return Push(Tok::kChar, name == "langle" ? "(" : ")");
     if (IsTextCommand(name)) {
       while (i_ < s_.size() && s_[i_] == ' ') ++i_;
       if (i_ < s_.size() && s_[i_] == '{') {
@@ -187,6 +190,58 @@ class Tokenizer {
 };
 
 }  // namespace
+
+bool IsFunctionName(std::string_view n) {
+  static constexpr std::string_view kNames[] = {
+      "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh",
+      "cosh", "tanh", "log", "ln", "exp", "lg"};
+  return std::find(std::begin(kNames), std::end(kNames), n) != std::end(kNames);
+}
+
+bool IsShortUnit(std::string_view w) {
+  static constexpr std::string_view kUnits[] = {
+      "m",  "g",   "s",   "h",   "l",   "L",   "K",   "N",   "J",   "W",   "V",  "cm",
+      "mm", "km",  "kg",  "mg",  "ft",  "in",  "yd",  "mi",  "lb",  "oz",  "hr", "ml",
+      "mL", "sq",  "cc",  "yr",  "wk",  "ms",  "Hz",  "kW",  "lbs", "yds", "hrs", "min",
+      "sec", "deg", "rad", "mph", "kph", "cal", "yrs", "pts"};
+  return std::find(std::begin(kUnits), std::end(kUnits), w) != std::end(kUnits);
+}
+
+bool IsUnitWord(std::string_view w) {
+  return w != "or" && w != "and" && !IsFunctionName(w) && w != "pi" && w != "sqrt" &&
+         w != "inf" && w != "infinity" && (w.size() >= 4 || IsShortUnit(w));
+}
+
+bool IsInteger(std::string_view digits) {
+  return !digits.empty() && digits.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+std::string Printable(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s.substr(0, 32)) {
+    if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
+    else absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
+  }
+  return out;
+}
+
+const char* RelationOf(const Token& t) {
+  if (t.kind == Tok::kChar) {
+    if (t.text == "=") return "=";
+    if (t.text == "<") return "<";
+    if (t.text == ">") return ">";
+  }
+  if (t.kind == Tok::kCmd) {
+    std::string_view n = t.text;
+    if (n == "le" || n == "leq" || n == "leqslant") return "<=";
+    if (n == "ge" || n == "geq" || n == "geqslant") return ">=";
+    if (n == "ne" || n == "neq") return "!=";
+    if (n == "approx" || n == "equiv") return "=";
+    if (n == "lt") return "<";
+    if (n == "gt") return ">";
+  }
+  return nullptr;
+}
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 

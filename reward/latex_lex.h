@@ -33,6 +33,21 @@ std::vector<Token> Tokenize(std::string_view s);
 bool IsDigit(char c);
 std::string Trim(std::string_view s);
 
+// --- vocabulary of the parser ---
+// "sin", "log", "ln", ...: names read as functions.
+bool IsFunctionName(std::string_view name);
+// Unit names of up to three letters ("cm", "kg", "m"): a shorter word after
+// a value is otherwise a product of symbols ("2ab").
+bool IsShortUnit(std::string_view word);
+// Words that name what a value counts ("5 cm", "3 apples"): short units and
+// any word of four or more letters that is not a function or a separator.
+bool IsUnitWord(std::string_view word);
+bool IsInteger(std::string_view digits);
+// "=", "<=", ">", "!=" for a relation token (\le, \geq, \neq, ...), else nullptr.
+const char* RelationOf(const Token& t);
+// Bytes as they may appear in a reason: printable ASCII, the rest escaped.
+std::string Printable(std::string_view s);
+
 }  // namespace grpo::reward::math
 
 #endif  // GRPO_REWARD_LATEX_LEX_H_

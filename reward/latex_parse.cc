@@ -5,11 +5,9 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
 #include "reward/latex_lex.h"
+#include "reward/latex_normalize.h"
 
 namespace grpo::reward::math {
 namespace {
@@ -21,40 +19,10 @@ namespace {
 //   union    := sum ('\cup' sum)*
 //   sum      := ['-'|'+'|'\pm'] term (('+'|'-'|'\pm') term)*
 //   term     := power (('*'|'/'|implicit) power)*
-//   power    := postfix ['^' arg]
+//   power    := postfix ['^' exponent]     exponent := arg ['^' exponent]
 //   postfix  := primary ('!' | '%')*
+// Vocabulary (function names, units, relations) lives in latex_lex.
 // ---------------------------------------------------------------------------
-
-bool IsFunctionName(std::string_view n) {
-  static constexpr std::string_view kNames[] = {
-      "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh",
-      "cosh", "tanh", "log", "ln", "exp", "lg"};
-  return std::find(std::begin(kNames), std::end(kNames), n) != std::end(kNames);
-}
-
-bool IsUnitWord(std::string_view w) {
-  // Words after a value that name what it counts; "or"/"and" separate items.
-  return w != "or" && w != "and" && !IsFunctionName(w) && w != "pi" && w != "sqrt" &&
-         w != "inf" && w != "infinity";
-}
-
-const char* RelationOf(const Token& t) {
-  if (t.kind == Tok::kChar) {
-    if (t.text == "=") return "=";
-    if (t.text == "<") return "<";
-    if (t.text == ">") return ">";
-  }
-  if (t.kind == Tok::kCmd) {
-    std::string_view n = t.text;
-    if (n == "le" || n == "leq" || n == "leqslant") return "<=";
-    if (n == "ge" || n == "geq" || n == "geqslant") return ">=";
-    if (n == "ne" || n == "neq") return "!=";
-    if (n == "approx" || n == "equiv") return "=";
-    if (n == "lt") return "<";
-    if (n == "gt") return ">";
-  }
-  return nullptr;
-}
 
 NodePtr Num(std::string digits) { return MakeNode(Op::kNumber, std::move(digits)); }
 NodePtr Inverse(NodePtr x) { return MakeNode(Op::kPow, {}, {std::move(x), Num("-1")}); }
@@ -73,7 +41,9 @@ class Parser {
     // The whole answer is words: a text answer ("Evelyn", "4:30 p.m.").
     if (t_.size() == 2 && t_[0].kind == Tok::kText) return MakeNode(Op::kText, t_[0].text);
     NodePtr result = List(Tok::kEnd, "");
-    if (status_.ok() && Peek().kind != Tok::kEnd) Fail(absl::StrCat("unexpected '", Peek().text, "'"));
+    if (status_.ok() && Peek().kind != Tok::kEnd) {
+      Fail(absl::StrCat("unexpected '", Printable(Peek().text), "'"));
+    }
     if (!status_.ok()) return status_;
     return result;
   }
@@ -92,7 +62,9 @@ class Parser {
     if (status_.ok()) status_ = absl::InvalidArgumentError(std::move(why));
     return nullptr;
   }
+  // False after an earlier failure too: callers then never see a null child.
   bool Expect(std::string_view c) {
+    if (!Ok()) return false;
     if (AtChar(c)) { ++pos_; return true; }
     Fail(absl::StrCat("expected '", std::string(c), "'"));
     return false;
@@ -193,17 +165,45 @@ class Parser {
   }
 
   // Words or \text after a value are its unit ("5 cm", "100\text{ sq units}").
+  bool AtUnit() const {
+    const Token& t = Peek();
+    if (t.kind == Tok::kText) return t.text != "or" && t.text != "and";
+    if (t.kind == Tok::kWord) return IsUnitWord(t.text);
+    // "5 m" at the very end: a one-letter unit after a number.
+    return t.kind == Tok::kLetter && t.space_before && IsShortUnit(t.text) &&
+           Peek(1).kind == Tok::kEnd && pos_ > 0 && t_[pos_ - 1].kind == Tok::kNum;
+  }
+
   void SkipUnits() {
-    while ((Peek().kind == Tok::kText && Peek().text != "or" && Peek().text != "and") ||
-           (Peek().kind == Tok::kWord && IsUnitWord(Peek().text)) ||
-           (Peek().kind == Tok::kLetter && Peek().space_before && Peek(1).kind == Tok::kEnd &&
-            pos_ > 0 && t_[pos_ - 1].kind == Tok::kNum)) {
+    while (AtUnit()) {
       ++pos_;
-      if (AtChar(".") || AtChar("^")) {
-        if (AtChar("^")) ++pos_;  // "cm^2"
+      if (AtChar(".")) {
         ++pos_;
+      } else if (AtChar("^")) {  // "cm^2", "\text{ cm}^{2}"
+        ++pos_;
+        if (!AtChar("{")) { if (Peek().kind != Tok::kEnd) ++pos_; continue; }
+        for (int depth = 0; Peek().kind != Tok::kEnd;) {
+          if (AtChar("{")) ++depth;
+          if (AtChar("}")) --depth;
+          ++pos_;
+          if (depth == 0) break;
+        }
       }
     }
+  }
+
+  // "12 3/5" after the whole number 12: its fraction part, else nullptr.
+  NodePtr PlainFraction() {
+    if (!IsInteger(Peek().text) || !AtCharAt(1, "/") || Peek(2).kind != Tok::kNum ||
+        !IsInteger(Peek(2).text)) {
+      return nullptr;
+    }
+    NodePtr frac = Divide(Num(Peek().text), Num(Peek(2).text));
+    pos_ += 3;
+    return frac;
+  }
+  bool AtCharAt(size_t ahead, std::string_view c) const {
+    return Peek(ahead).kind == Tok::kChar && Peek(ahead).text == c;
   }
 
   NodePtr Term() {
@@ -220,6 +220,15 @@ class Parser {
         ++pos_;
         NodePtr d = Power();
         if (d) factors.push_back(Inverse(d));
+      } else if (Peek().kind == Tok::kNum && Peek().space_before && pos_ > 0 &&
+                 t_[pos_ - 1].kind == Tok::kNum) {
+        // Nobody writes "2 3" for 6; "12 3/5" is a mixed number.
+        NodePtr frac = factors.size() == 1 && factors[0]->op == Op::kNumber &&
+                               IsInteger(factors[0]->text)
+                           ? PlainFraction()
+                           : nullptr;
+        if (!frac) return Fail("two numbers in a row");
+        factors[0] = MakeNode(Op::kAdd, {}, {factors[0], frac});
       } else if (StartsFactor()) {
         factors.push_back(Power());
       } else {
@@ -234,6 +243,13 @@ class Parser {
     NodePtr base = Postfix(Primary());
     if (!base || !AtChar("^")) return base;
     ++pos_;
+    NodePtr exponent = Exponent();
+    if (!exponent) return nullptr;
+    return Postfix(MakeNode(Op::kPow, {}, {base, exponent}));
+  }
+
+  // What follows '^'. A chain "2^3^2" is 2^(3^2), as in plain-text math.
+  NodePtr Exponent() {
     NodePtr exponent;
     if (AtChar("-") || AtChar("+")) {  // plain-text "x^-1"
       bool neg = Next().text == "-";
@@ -242,12 +258,27 @@ class Parser {
     } else {
       exponent = Argument(/*whole_number=*/true);
     }
-    if (!exponent) return nullptr;
-    return Postfix(MakeNode(Op::kPow, {}, {base, exponent}));
+    if (!exponent || !AtChar("^")) return exponent;
+    if (!Enter()) return nullptr;
+    ++pos_;
+    NodePtr rest = Exponent();
+    --depth_;
+    return rest ? MakeNode(Op::kPow, {}, {exponent, rest}) : nullptr;
+  }
+
+  // One level deeper into the tree; false (with the status set) past kMaxDepth.
+  bool Enter() {
+    if (++depth_ <= kMaxDepth) return true;
+    if (status_.ok()) status_ = absl::ResourceExhaustedError("answer nested too deeply");
+    return false;
   }
 
   NodePtr Postfix(NodePtr x) {
-    while (x && Ok()) {
+    for (int n = 0; x && Ok(); ++n) {
+      if (n == kMaxDepth) {  // "5!!!!...": each one nests the tree deeper
+        status_ = absl::ResourceExhaustedError("answer nested too deeply");
+        return nullptr;
+      }
       if (AtChar("!")) { ++pos_; x = MakeNode(Op::kFactorial, {}, {x}); }
       else if (AtChar("%") || (Peek().kind == Tok::kWord && Peek().text == "percent")) {
         ++pos_; x = MakeNode(Op::kPercent, {}, {x});
@@ -267,8 +298,18 @@ class Parser {
     }
     Token& t = t_[std::min(pos_, t_.size() - 1)];
     if (t.kind == Tok::kNum && !whole_number && t.text.size() > 1) {
+      // One character is the argument and the rest is read again:
+      // "\frac12" is 1/2, "\frac1e3" is (1/e)3.
       std::string first = t.text.substr(0, 1);
-      t.text.erase(0, 1);
+      std::vector<Token> rest = Tokenize(std::string_view(t.text).substr(1));
+      rest.pop_back();  // kEnd
+      if (rest.size() == 1) {
+        t = std::move(rest[0]);
+      } else {
+        t_.erase(t_.begin() + static_cast<std::ptrdiff_t>(pos_));
+        t_.insert(t_.begin() + static_cast<std::ptrdiff_t>(pos_), rest.begin(), rest.end());
+      }
+      if (!IsDigit(first[0])) return Fail(absl::StrCat("unexpected '", first, "'"));
       return Num(first);
     }
     if (t.kind == Tok::kWord && !whole_number) {  // "\frac ab"
@@ -282,25 +323,25 @@ class Parser {
 
   NodePtr Primary() {
     if (!Ok()) return nullptr;
-    if (++depth_ > kMaxDepth) {
-      status_ = absl::ResourceExhaustedError("answer nested too deeply");
-      return nullptr;
-    }
+    if (!Enter()) return nullptr;
     if ((++steps_ & 63) == 0 && deadline_.Expired()) {
       status_ = absl::DeadlineExceededError("time limit reached while parsing");
       return nullptr;
     }
     NodePtr result = PrimaryInner();
     --depth_;
-    return result;
+    // A failure deeper down may leave a partial node; never hand one out.
+    return Ok() ? result : nullptr;
   }
 
   NodePtr PrimaryInner() {
     Token& t = Next();
     switch (t.kind) {
       case Tok::kNum: return MixedNumber(Num(t.text));
-      case Tok::kLetter: return Subscripted(t.text == "e" ? MakeNode(Op::kConst, "e")
-                                                          : MakeNode(Op::kSymbol, t.text));
+      case Tok::kLetter:
+        // e is Euler's number and i the imaginary unit, unless subscripted.
+        if ((t.text == "e" || t.text == "i") && !AtChar("_")) return MakeNode(Op::kConst, t.text);
+        return Subscripted(MakeNode(Op::kSymbol, t.text));
       case Tok::kWord: return WordPrimary(t);
       case Tok::kText: return MakeNode(Op::kText, t.text);
       case Tok::kCmd: return CommandPrimary(t.text);
@@ -312,7 +353,7 @@ class Parser {
     if (c == "\\{") {
       if (AtChar("\\}")) { ++pos_; return MakeNode(Op::kSet); }
       NodePtr inner = List(Tok::kChar, "\\}");
-      if (!Expect("\\}")) return nullptr;
+      if (!inner || !Expect("\\}")) return nullptr;
       return MakeNode(Op::kSet, {}, inner->op == Op::kList ? inner->args
                                                            : std::vector<NodePtr>{inner});
     }
@@ -330,31 +371,41 @@ class Parser {
       return MakeNode(Op::kFunc, "abs", {inner});
     }
     if (c == "-") return MakeNode(Op::kNeg, {}, {Power()});
-    return Fail(absl::StrCat("unexpected '", c, "'"));
+    return Fail(absl::StrCat("unexpected '", Printable(c), "'"));
   }
 
-  // "12\frac{3}{5}" is twelve and three fifths when both parts are integers.
+  // "12\frac{3}{5}" and "1\frac12" are twelve and three fifths, one and a
+  // half: a whole number followed by a fraction of whole numbers.
   NodePtr MixedNumber(NodePtr whole) {
-    if (whole->text.find_first_not_of("0123456789") != std::string::npos) return whole;
+    if (!IsInteger(whole->text)) return whole;
     if (!(IsCmd(Peek(), "frac") || IsCmd(Peek(), "dfrac") || IsCmd(Peek(), "tfrac"))) return whole;
-    auto is_int_group = [&](size_t at) {
-      return at + 2 < t_.size() && t_[at].kind == Tok::kChar && t_[at].text == "{" &&
-             t_[at + 1].kind == Tok::kNum &&
-             t_[at + 1].text.find_first_not_of("0123456789") == std::string::npos &&
-             t_[at + 2].kind == Tok::kChar && t_[at + 2].text == "}";
+    // Reads one integer argument at token `at`, digit `off` of it: "{12}"
+    // or a single digit of a number token ("\frac12").
+    size_t at = pos_ + 1, off = 0;
+    auto int_arg = [&](std::string* out) {
+      if (at + 2 < t_.size() && off == 0 && t_[at].kind == Tok::kChar && t_[at].text == "{" &&
+          t_[at + 1].kind == Tok::kNum && IsInteger(t_[at + 1].text) &&
+          t_[at + 2].kind == Tok::kChar && t_[at + 2].text == "}") {
+        *out = t_[at + 1].text;
+        at += 3;
+        return true;
+      }
+      if (at >= t_.size() || t_[at].kind != Tok::kNum || !IsInteger(t_[at].text)) return false;
+      *out = t_[at].text.substr(off, 1);
+      if (++off == t_[at].text.size()) { ++at; off = 0; }
+      return true;
     };
-    if (!is_int_group(pos_ + 1) || !is_int_group(pos_ + 4)) return whole;
-    ++pos_;
-    NodePtr frac = Divide(Num(t_[pos_ + 1].text), Num(t_[pos_ + 4].text));
-    pos_ += 6;
-    return MakeNode(Op::kAdd, {}, {whole, frac});
+    std::string num, den;
+    if (!int_arg(&num) || !int_arg(&den) || off != 0) return whole;
+    pos_ = at;
+    return MakeNode(Op::kAdd, {}, {whole, Divide(Num(num), Num(den))});
   }
 
   NodePtr Subscripted(NodePtr symbol) {
     if (!AtChar("_") || symbol->op != Op::kSymbol) return symbol;
     ++pos_;
     NodePtr sub = Argument(/*whole_number=*/true);
-    if (!sub) return nullptr;
+    if (!sub || !Ok()) return nullptr;
     return MakeNode(Op::kSymbol, absl::StrCat(symbol->text, "_", DebugString(*sub)));
   }
 
@@ -365,7 +416,8 @@ class Parser {
     // "xy" is a product of one-letter symbols.
     std::vector<NodePtr> letters;
     for (char ch : t.text) {
-      letters.push_back(ch == 'e' ? MakeNode(Op::kConst, "e") : MakeNode(Op::kSymbol, {ch}));
+      bool constant = ch == 'e' || ch == 'i';
+      letters.push_back(MakeNode(constant ? Op::kConst : Op::kSymbol, {ch}));
     }
     return MakeNode(Op::kMul, {}, std::move(letters));
   }
@@ -376,7 +428,8 @@ class Parser {
     if (!Ok()) return nullptr;
     if (!AtChar(")") && !AtChar("]")) return Fail("unclosed bracket");
     char close = Next().text[0];
-    if (inner->op != Op::kList && ((open == '(' && close == ')') || (open == '[' && close == ']'))) {
+    bool matched = (open == '(' && close == ')') || (open == '[' && close == ']');
+    if (inner->op != Op::kList && matched) {
       return inner;  // grouping
     }
     auto tuple = std::make_shared<Node>();
@@ -452,8 +505,15 @@ class Parser {
     }
     if (!arg || !Ok()) return nullptr;
     NodePtr f;
+    // \sin^{-1} x is arcsin x, not 1 / sin x.
+    if (power && power->op == Op::kNeg && power->args[0]->op == Op::kNumber &&
+        power->args[0]->text == "1" && (name == "sin" || name == "cos" || name == "tan")) {
+      name = "arc" + name;
+      power = nullptr;
+    }
     if (root) f = MakeNode(Op::kPow, {}, {arg, Inverse(root)});
-    else if (base) f = Divide(MakeNode(Op::kFunc, "log", {arg}), MakeNode(Op::kFunc, "log", {base}));
+    else if (base) f = Divide(MakeNode(Op::kFunc, "log", {arg}),
+                              MakeNode(Op::kFunc, "log", {base}));
     else f = MakeNode(Op::kFunc, name, {arg});
     return power ? MakeNode(Op::kPow, {}, {f, power}) : f;
   }
@@ -502,42 +562,7 @@ class Parser {
   absl::Status status_;
 };
 
-// "1,000,000" (and "-2,500.5") as the whole answer is one number, not a list.
-std::string DropThousandsSeparators(std::string_view s) {
-  std::string compact = absl::StrReplaceAll(std::string(s), {{"\\!", ""}, {"{,}", ","}, {" ", ""}});
-  size_t i = (!compact.empty() && compact[0] == '-') ? 1 : 0;
-  size_t lead = 0;
-  while (i + lead < compact.size() && IsDigit(compact[i + lead])) ++lead;
-  if (lead == 0 || lead > 3) return std::string(s);
-  size_t j = i + lead;
-  bool any = false;
-  while (j + 4 <= compact.size() && compact[j] == ',' && IsDigit(compact[j + 1]) &&
-         IsDigit(compact[j + 2]) && IsDigit(compact[j + 3]) &&
-         (j + 4 == compact.size() || !IsDigit(compact[j + 4]))) {
-    j += 4;
-    any = true;
-  }
-  if (!any) return std::string(s);
-  std::string rest = compact.substr(j);
-  if (!rest.empty() && rest[0] == '.') {  // decimal part
-    size_t k = 1;
-    while (k < rest.size() && IsDigit(rest[k])) ++k;
-    rest = rest.substr(k);
-  }
-  // Only digits (and a trailing unit or percent) may follow.
-  if (!rest.empty() && rest.find_first_of(",()[]{}") != std::string::npos) return std::string(s);
-  return absl::StrReplaceAll(compact.substr(0, j), {{",", ""}}) + compact.substr(j);
-}
-
 }  // namespace
-
-NodePtr MakeNode(Op op, std::string text, std::vector<NodePtr> args) {
-  auto node = std::make_shared<Node>();
-  node->op = op;
-  node->text = std::move(text);
-  node->args = std::move(args);
-  return node;
-}
 
 absl::StatusOr<NodePtr> ParseAnswer(std::string_view answer, const Deadline& deadline) {
   if (answer.size() > kMaxAnswerBytes) {
@@ -550,55 +575,6 @@ absl::StatusOr<NodePtr> ParseAnswer(std::string_view answer, const Deadline& dea
   std::vector<Token> tokens = Tokenize(text);
   if (tokens.size() == 1) return absl::InvalidArgumentError("empty answer");
   return Parser(std::move(tokens), deadline).ParseAll();
-}
-
-std::string CanonicalText(std::string_view answer) {
-  std::string s = absl::StrReplaceAll(
-      std::string(answer.substr(0, kMaxAnswerBytes)),
-      {{"\\left", ""}, {"\\right", ""}, {"\\!", ""}, {"\\,", ""}, {"\\;", ""}, {"\\:", ""},
-       {"\\dfrac", "\\frac"}, {"\\tfrac", "\\frac"}, {"\\text", ""}, {"\\mathrm", ""},
-       {"\\textbf", ""}, {"\\mbox", ""}, {"\\displaystyle", ""}, {"^\\circ", ""},
-       {"^{\\circ}", ""}, {"\\%", "%"}, {"\\$", ""}, {"$", ""}, {"{", ""}, {"}", ""},
-       {"\\le ", "\\leq "}, {"\\ge ", "\\geq "}});
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    if (!std::isspace(static_cast<unsigned char>(c))) out += absl::ascii_tolower(c);
-  }
-  while (!out.empty() && out.back() == '.') out.pop_back();
-  return out;
-}
-
-std::string DebugString(const Node& node) {
-  std::vector<std::string> parts;
-  for (const auto& a : node.args) parts.push_back(DebugString(*a));
-  std::string args = absl::StrJoin(parts, " ");
-  switch (node.op) {
-    case Op::kNumber: case Op::kSymbol: return node.text;
-    case Op::kConst: return absl::StrCat("#", node.text);
-    case Op::kText: return absl::StrCat("\"", node.text, "\"");
-    case Op::kAdd: return absl::StrCat("(+ ", args, ")");
-    case Op::kMul: return absl::StrCat("(* ", args, ")");
-    case Op::kPow: return absl::StrCat("(^ ", args, ")");
-    case Op::kNeg: return absl::StrCat("(- ", args, ")");
-    case Op::kFunc: return absl::StrCat("(", node.text, " ", args, ")");
-    case Op::kFactorial: return absl::StrCat("(! ", args, ")");
-    case Op::kPercent: return absl::StrCat("(% ", args, ")");
-    case Op::kPlusMinus: return absl::StrCat("(+- ", args, ")");
-    case Op::kTuple: return absl::StrCat(std::string(1, node.open), args, std::string(1, node.close));
-    case Op::kSet: return absl::StrCat("{", args, "}");
-    case Op::kList: return absl::StrCat("(list ", args, ")");
-    case Op::kUnion: return absl::StrCat("(cup ", args, ")");
-    case Op::kRelation: {
-      std::string out = DebugString(*node.args[0]);
-      for (size_t i = 0; i < node.relations.size(); ++i) {
-        absl::StrAppend(&out, " ", node.relations[i], " ", DebugString(*node.args[i + 1]));
-      }
-      return absl::StrCat("(rel ", out, ")");
-    }
-    case Op::kMatrix: return absl::StrCat("(matrix ", node.rows, "x", node.cols, " ", args, ")");
-  }
-  return "?";
 }
 
 }  // namespace grpo::reward::math

@@ -59,6 +59,7 @@ class Deadline {
   explicit Deadline(std::chrono::milliseconds budget)
       : end_(std::chrono::steady_clock::now() + budget) {}
   bool Expired() const { return std::chrono::steady_clock::now() > end_; }
+  std::chrono::steady_clock::time_point end() const { return end_; }
 
  private:
   std::chrono::steady_clock::time_point end_;
@@ -73,11 +74,6 @@ inline constexpr int kMaxDepth = 64;
 // that is not readable math, ResourceExhausted for answers over the size or
 // depth limits, DeadlineExceeded past the deadline. Never throws.
 absl::StatusOr<NodePtr> ParseAnswer(std::string_view answer, const Deadline& deadline);
-
-// Canonical text of an answer for the cheap equality and the text fallback:
-// LaTeX spacing, \left/\right, \text wrappers, dollar signs, degree marks and
-// trailing periods removed, lower-cased, whitespace dropped.
-std::string CanonicalText(std::string_view answer);
 
 // The tree in a compact, unambiguous prefix form; for tests and reasons.
 std::string DebugString(const Node& node);

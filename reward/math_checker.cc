@@ -3,9 +3,11 @@
 #include <cctype>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "reward/answer_extract.h"
 #include "reward/latex_lex.h"
+#include "reward/latex_normalize.h"
 #include "reward/latex_parse.h"
 #include "reward/math_equiv.h"
 
@@ -28,10 +30,10 @@ char ChoiceLetter(std::string_view answer) {
   std::string letters;
   for (char c : s) {
     if (c == '(' || c == ')' || c == '.' || c == ':') continue;
-    letters += c;
+    letters += absl::ascii_tolower(c);
   }
   if (letters.size() != 1 || letters[0] < 'a' || letters[0] > 'j') return 0;
-  // CanonicalText lower-cases; only a gold written in capitals is a choice.
+  // Either case matches; only a gold written in capitals is a choice.
   return letters[0];
 }
 
@@ -142,6 +144,9 @@ RewardResult MathChecker::CompareAnswers(std::string_view prediction,
     result = Failure(RewardStatus::kUnparseableGold, "gold answer is empty");
   } else if (pred_text == gold_text) {
     result = Verdict(true, "identical after normalization");
+  } else if (math::LooksLikeWords(gold_text) && math::LooksLikeWords(pred_text) &&
+             absl::AsciiStrToLower(gold_text) == absl::AsciiStrToLower(pred_text)) {
+    result = Verdict(true, "same words");  // "Yes" and "yes"; x and X stay different
   } else if (options_.multiple_choice() && GoldIsChoice(gold_answer)) {
     bool same = ChoiceLetter(prediction) == ChoiceLetter(gold_answer);
     result = Verdict(same, same ? "same choice" : "different choice");
@@ -165,7 +170,10 @@ RewardResult MathChecker::CompareParsed(std::string_view prediction, std::string
     return FromStatus(pred.status(), RewardStatus::kError, "prediction");
   }
   if ((*gold)->op == math::Op::kText || (*pred)->op == math::Op::kText) {
-    return Verdict(false, "text answers differ");
+    // Text is compared as text, without regard to case.
+    bool same = absl::AsciiStrToLower(math::CanonicalText(prediction)) ==
+                absl::AsciiStrToLower(math::CanonicalText(gold_answer));
+    return Verdict(same, same ? "same text" : "text answers differ");
   }
   math::EquivOptions equiv;
   equiv.percent = options_.percent_policy();

@@ -286,7 +286,9 @@ class Comparer {
     CollectSymbols(b, &names);
     double rel = options_.float_rel_tolerance > 0 ? options_.float_rel_tolerance
                                                   : kNumericRelTolerance;
-    int points = names.empty() ? 1 : std::max(1, options_.numeric_points);
+    // A constant is evaluated once; with symbols, numeric_points = 0 leaves
+    // the verdict to the CAS alone.
+    int points = names.empty() ? 1 : options_.numeric_points;
     std::mt19937_64 rng(0x9e3779b97f4a7c15ULL);
     std::uniform_real_distribution<double> uniform(0.31, 2.17);
     int agreed = 0;
@@ -311,9 +313,13 @@ class Comparer {
     }
     bool tolerant_numbers = names.empty() && options_.float_rel_tolerance > 0;
     if (options_.symbolic && !tolerant_numbers) {
-      if (auto cas = CasDifferenceIsZero(a, b)) {
-        how_ = "cas";
-        return *cas;
+      switch (CasDifferenceIsZero(a, b, deadline_)) {
+        case CasVerdict::kEqual: how_ = "cas"; return true;
+        case CasVerdict::kDifferent: how_ = "cas"; return false;
+        case CasVerdict::kTimeout:
+          status_ = absl::DeadlineExceededError("time limit reached waiting for the CAS");
+          return false;
+        case CasVerdict::kUndecided: break;
       }
     }
     how_ = "numeric";

@@ -1,8 +1,12 @@
 #include "reward/math_eval.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <mutex>
+#include <optional>
+#include <string_view>
+#include <vector>
 
 #include <ginac/ginac.h>
 
@@ -11,30 +15,46 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// "12.5e-3" -> 125/10000. The tokenizer guarantees the shape.
-bool ParseDecimal(const std::string& literal, mpq_class* out) {
+bool AllDigits(std::string_view s) {
+  return s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// "12.5e-3" -> 125/10000. kNotExact for anything not shaped like a decimal
+// literal (the parser should not make one, but GMP would throw on it);
+// kTooLarge past 4096 digits or a 10^4096 scale.
+ExactOutcome ParseDecimal(const std::string& literal, mpq_class* out) {
   std::string mantissa = literal;
   long exponent = 0;
   if (size_t e = literal.find_first_of("eE"); e != std::string::npos) {
     mantissa = literal.substr(0, e);
-    std::string exp_text = literal.substr(e + 1);
-    if (exp_text.size() > 6) return false;
-    exponent = std::stol(exp_text);
+    std::string_view exp_text = std::string_view(literal).substr(e + 1);
+    if (!exp_text.empty() && (exp_text[0] == '-' || exp_text[0] == '+')) {
+      exponent = exp_text[0] == '-' ? -1 : 1;
+      exp_text.remove_prefix(1);
+    } else {
+      exponent = 1;
+    }
+    if (exp_text.empty() || !AllDigits(exp_text)) return ExactOutcome::kNotExact;
+    if (exp_text.size() > 6) return ExactOutcome::kTooLarge;
+    exponent *= std::stol(std::string(exp_text));
   }
   long fraction_digits = 0;
   if (size_t dot = mantissa.find('.'); dot != std::string::npos) {
     fraction_digits = static_cast<long>(mantissa.size() - dot - 1);
     mantissa.erase(dot, 1);
   }
-  if (mantissa.empty()) mantissa = "0";
+  bool negative = !mantissa.empty() && mantissa[0] == '-';  // the parser's "-1"
+  if (negative) mantissa.erase(0, 1);
+  if (mantissa.empty() || !AllDigits(mantissa)) return ExactOutcome::kNotExact;
   exponent -= fraction_digits;
-  if (std::labs(exponent) > 4096 || mantissa.size() > 4096) return false;
+  if (std::labs(exponent) > 4096 || mantissa.size() > 4096) return ExactOutcome::kTooLarge;
   mpz_class scale;
   mpz_ui_pow_ui(scale.get_mpz_t(), 10, static_cast<unsigned long>(std::labs(exponent)));
   mpz_class digits(mantissa, 10);
+  if (negative) digits = -digits;
   *out = exponent >= 0 ? mpq_class(digits * scale) : mpq_class(digits, scale);
   out->canonicalize();
-  return true;
+  return ExactOutcome::kValue;
 }
 
 long Bits(const mpq_class& q) {
@@ -82,7 +102,7 @@ ExactOutcome ExactValue(const Node& node, mpq_class* value) {
   auto arg = [&](size_t i, mpq_class* out) { return ExactValue(*node.args[i], out); };
   switch (node.op) {
     case Op::kNumber:
-      return ParseDecimal(node.text, value) ? ExactOutcome::kValue : ExactOutcome::kTooLarge;
+      return ParseDecimal(node.text, value);
     case Op::kAdd:
     case Op::kMul: {
       mpq_class acc = node.op == Op::kAdd ? 0 : 1;
@@ -154,7 +174,7 @@ std::complex<double> NumericValue(const Node& node, const std::map<std::string, 
   switch (node.op) {
     case Op::kNumber: {
       mpq_class q;
-      return ParseDecimal(node.text, &q) ? C(q.get_d()) : C(kNaN);
+      return ParseDecimal(node.text, &q) == ExactOutcome::kValue ? C(q.get_d()) : C(kNaN);
     }
     case Op::kSymbol: {
       auto it = symbols.find(node.text);
@@ -163,6 +183,7 @@ std::complex<double> NumericValue(const Node& node, const std::map<std::string, 
     case Op::kConst:
       if (node.text == "pi") return M_PI;
       if (node.text == "e") return M_E;
+      if (node.text == "i") return C(0, 1);
       return C(kNaN);  // infinity is compared by structure, not value
     case Op::kAdd: {
       C acc = 0;
@@ -174,7 +195,12 @@ std::complex<double> NumericValue(const Node& node, const std::map<std::string, 
       for (size_t i = 0; i < node.args.size(); ++i) acc *= arg(i);
       return acc;
     }
-    case Op::kNeg: return -arg(0);
+    case Op::kNeg: {
+      // -(4+0i) is -4+0i, not -4-0i: the sign of a zero imaginary part
+      // picks the branch of sqrt and log.
+      C x = -arg(0);
+      return x.imag() == 0 ? C(x.real(), 0.0) : x;
+    }
     case Op::kPercent: return arg(0) / 100.0;
     case Op::kPow: {
       C b = arg(0), e = arg(1);
@@ -212,8 +238,16 @@ std::complex<double> NumericValue(const Node& node, const std::map<std::string, 
       if (f == "floor") return std::floor(x.real());
       if (f == "ceil") return std::ceil(x.real());
       if (f == "binom" && node.args.size() == 2) {
-        double n = x.real(), k = arg(1).real();
-        return std::exp(std::lgamma(n + 1) - std::lgamma(k + 1) - std::lgamma(n - k + 1));
+        C k = arg(1);
+        // A whole k: the falling product, right for any n ("\binom{n}{2}"
+        // at n = 0.5 is negative); else the gamma function.
+        if (k.imag() == 0 && k.real() >= 0 && k.real() <= 1e5 && k.real() == std::round(k.real())) {
+          C product = 1;
+          for (int j = 0; j < static_cast<int>(k.real()); ++j) product *= (x - C(j)) / C(j + 1);
+          return product;
+        }
+        double n = x.real(), kr = k.real();
+        return std::tgamma(n + 1) / (std::tgamma(kr + 1) * std::tgamma(n - kr + 1));
       }
       return C(kNaN);
     }
@@ -243,6 +277,61 @@ int CountNodes(const Node& node) {
 
 namespace {
 
+constexpr double kTermsCap = 1e18;
+
+// Terms of a base of `base_terms` terms raised to `exponent` once expanded.
+double PowerTerms(const Node& exponent, double base_terms, double exponent_terms) {
+  mpq_class e;
+  if (ExactValue(exponent, &e) != ExactOutcome::kValue || e.get_den() != 1 || base_terms <= 1) {
+    return std::max(base_terms, exponent_terms);
+  }
+  // A sum of t terms to the power k has C(k + t - 1, k) monomials.
+  double k = std::min(std::fabs(e.get_d()), 1e6), terms = 1;
+  for (double i = 1; i <= k && terms < kTermsCap; ++i) {
+    terms = std::min(kTermsCap, terms * (base_terms - 1 + i) / i);
+  }
+  return terms;
+}
+
+// Terms of this subtree once expanded; adds every subtree's count to *work.
+double Terms(const Node& node, double* work) {
+  std::vector<double> t;
+  for (const auto& a : node.args) t.push_back(Terms(*a, work));
+  double terms = 1;
+  switch (node.op) {
+    case Op::kAdd:
+      terms = 0;
+      for (double x : t) terms += x;
+      break;
+    case Op::kMul:
+      for (double x : t) terms = std::min(kTermsCap, terms * x);
+      break;
+    case Op::kNeg: case Op::kPercent: case Op::kFactorial:
+      terms = t[0];
+      break;
+    case Op::kPow:
+      terms = PowerTerms(*node.args[1], t[0], t[1]);
+      break;
+    case Op::kFunc:  // binomial(n, k) expands like n^k; other arguments stay inside
+      if (node.text == "binom" && t.size() == 2) terms = PowerTerms(*node.args[1], t[0], t[1]);
+      break;
+    default:
+      break;  // numbers, symbols (and function arguments, counted in *work)
+  }
+  *work = std::min(kTermsCap, *work + terms);
+  return terms;
+}
+
+}  // namespace
+
+double ExpansionTerms(const Node& node) {
+  double work = 0;
+  Terms(node, &work);
+  return work;
+}
+
+namespace {
+
 // Tree -> GiNaC expression; nullopt for what the CAS should not see.
 class CasBuilder {
  public:
@@ -256,7 +345,7 @@ class CasBuilder {
     switch (node.op) {
       case Op::kNumber: {
         mpq_class q;
-        if (!ParseDecimal(node.text, &q)) return std::nullopt;
+        if (ParseDecimal(node.text, &q) != ExactOutcome::kValue) return std::nullopt;
         return GiNaC::numeric(q.get_num().get_str().c_str()) /
                GiNaC::numeric(q.get_den().get_str().c_str());
       }
@@ -267,6 +356,7 @@ class CasBuilder {
       case Op::kConst:
         if (node.text == "pi") return GiNaC::ex(GiNaC::Pi);
         if (node.text == "e") return GiNaC::exp(GiNaC::ex(1));
+        if (node.text == "i") return GiNaC::ex(GiNaC::I);
         return std::nullopt;
       case Op::kAdd: {
         GiNaC::ex sum = 0;
@@ -281,6 +371,12 @@ class CasBuilder {
       case Op::kNeg: return -args[0];
       case Op::kPercent: return args[0] / 100;
       case Op::kPow:
+        // GiNaC throws on 0^-1 (also 1/(x-x), which it folds to 0 first) and
+        // leaks the half-built power: keep such input away from it.
+        if (args[0].is_zero() && !(GiNaC::is_a<GiNaC::numeric>(args[1]) &&
+                                   GiNaC::ex_to<GiNaC::numeric>(args[1]).is_positive())) {
+          return std::nullopt;
+        }
         // Expanding (x+1)^n (y+1)^m ... costs the product of the degrees;
         // the sum of symbolic exponents bounds it (exact arithmetic has the
         // large numeric powers already).
@@ -290,7 +386,12 @@ class CasBuilder {
           if (!GiNaC::is_a<GiNaC::numeric>(args[0])) {
             degree_ += GiNaC::abs(e).to_double();
             if (degree_ > kMaxCasDegree) return std::nullopt;
+          } else if (Bits(GiNaC::ex_to<GiNaC::numeric>(args[0])) * GiNaC::abs(e).to_double() >
+                     kMaxExactBits) {
+            return std::nullopt;  // ((10^64)^64)^64 is computed when it is built
           }
+        } else if (!CountExponentConstant(args[1])) {
+          return std::nullopt;
         }
         return GiNaC::pow(args[0], args[1]);
       case Op::kFactorial:
@@ -299,13 +400,25 @@ class CasBuilder {
           return std::nullopt;
         }
         return GiNaC::factorial(args[0]);
-      case Op::kFunc: return Function(node.text, args);
+      case Op::kFunc:
+        // Functions with poles throw (and leak) on them; constant arguments
+        // are the numeric evaluation's to judge.
+        if (HasPoles(node.text)) {
+          std::set<std::string> names;
+          CollectSymbols(node, &names);
+          if (names.empty() || args[0].is_zero()) return std::nullopt;
+        }
+        return Function(node.text, args);
       default: return std::nullopt;
     }
   }
 
  private:
-  static std::optional<GiNaC::ex> Function(const std::string& f, const std::vector<GiNaC::ex>& a) {
+  static bool HasPoles(const std::string& f) {
+    return f == "log" || f == "log10" || f == "tan" || f == "sec" || f == "csc" || f == "cot";
+  }
+
+  std::optional<GiNaC::ex> Function(const std::string& f, const std::vector<GiNaC::ex>& a) {
     const GiNaC::ex& x = a[0];
     if (f == "sqrt") return GiNaC::sqrt(x);
     if (f == "sin") return GiNaC::sin(x);
@@ -324,35 +437,76 @@ class CasBuilder {
     if (f == "log10") return GiNaC::log(x) / GiNaC::log(GiNaC::ex(10));
     if (f == "exp") return GiNaC::exp(x);
     if (f == "abs") return GiNaC::abs(x);
-    if (f == "binom" && a.size() == 2) return GiNaC::binomial(x, a[1]);
+    if (f == "binom" && a.size() == 2) {
+      // GiNaC evaluates binomial(n, k) as it is built: for numbers the exact
+      // value, for a symbolic n the expanded product n(n-1)...(n-k+1)/k!,
+      // whose cost grows fast with k. Keep both small.
+      auto at_most = [](const GiNaC::ex& v, int limit) {
+        return GiNaC::is_a<GiNaC::numeric>(v) &&
+               GiNaC::abs(GiNaC::ex_to<GiNaC::numeric>(v)) <= limit;
+      };
+      bool numeric_n = GiNaC::is_a<GiNaC::numeric>(x);
+      if (!at_most(a[1], numeric_n ? kMaxCasDegree : kMaxCasBinomialK) ||
+          (numeric_n && !at_most(x, kMaxCasDegree))) {
+        return std::nullopt;
+      }
+      return GiNaC::binomial(x, a[1]);
+    }
     return std::nullopt;
+  }
+
+  // expand() splits a^(y+15000) into a^y a^15000 and expands the second
+  // factor: the numbers added in an exponent count towards the degree too.
+  bool CountExponentConstant(const GiNaC::ex& exponent) {
+    GiNaC::ex e = exponent.expand();
+    if (!GiNaC::is_exactly_a<GiNaC::add>(e)) return true;
+    for (size_t i = 0; i < e.nops(); ++i) {
+      if (!GiNaC::is_a<GiNaC::numeric>(e.op(i))) continue;
+      degree_ += GiNaC::abs(GiNaC::ex_to<GiNaC::numeric>(e.op(i))).to_double();
+      if (degree_ > kMaxCasDegree) return false;
+    }
+    return true;
+  }
+
+  // Bits of a (rational or complex rational) number; large for anything else.
+  static double Bits(const GiNaC::numeric& n) {
+    double bits = 0;
+    for (const GiNaC::numeric& part : {n.real(), n.imag()}) {
+      if (!part.is_rational()) return 1e9;
+      bits += part.numer().int_length() + part.denom().int_length();
+    }
+    return bits;
   }
 
   std::map<std::string, GiNaC::realsymbol> symbols_;
   double degree_ = 0;  // sum of |integer exponents| on symbolic bases
 };
 
-std::mutex& CasMutex() {
-  static std::mutex mu;
+std::timed_mutex& CasMutex() {
+  static std::timed_mutex mu;
   return mu;
 }
 
 }  // namespace
 
-std::optional<bool> CasDifferenceIsZero(const Node& a, const Node& b) {
-  if (CountNodes(a) + CountNodes(b) > kMaxCasNodes) return std::nullopt;
-  std::lock_guard<std::mutex> lock(CasMutex());
+CasVerdict CasDifferenceIsZero(const Node& a, const Node& b, const Deadline& deadline) {
+  if (CountNodes(a) + CountNodes(b) > kMaxCasNodes ||
+      ExpansionTerms(a) + ExpansionTerms(b) > kMaxCasTerms) {
+    return CasVerdict::kUndecided;
+  }
+  std::unique_lock<std::timed_mutex> lock(CasMutex(), std::defer_lock);
+  if (!lock.try_lock_until(deadline.end())) return CasVerdict::kTimeout;
   try {
     CasBuilder builder;
     auto ea = builder.Build(a);
     auto eb = builder.Build(b);
-    if (!ea || !eb) return std::nullopt;
+    if (!ea || !eb) return CasVerdict::kUndecided;
     GiNaC::ex diff = (*ea - *eb).expand().normal();
-    if (diff.is_zero()) return true;
-    if (GiNaC::is_a<GiNaC::numeric>(diff)) return false;
-    return std::nullopt;
+    if (diff.is_zero()) return CasVerdict::kEqual;
+    if (GiNaC::is_a<GiNaC::numeric>(diff)) return CasVerdict::kDifferent;
+    return CasVerdict::kUndecided;
   } catch (const std::exception&) {  // GiNaC reports x/0 and friends by throwing
-    return std::nullopt;
+    return CasVerdict::kUndecided;
   }
 }
 

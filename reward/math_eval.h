@@ -6,7 +6,6 @@
 
 #include <complex>
 #include <map>
-#include <optional>
 #include <set>
 #include <string>
 
@@ -18,10 +17,14 @@ namespace grpo::reward::math {
 
 // Caps that keep hostile answers cheap: an exact result may hold this many
 // bits; the CAS sees trees up to this many nodes whose symbolic powers add
-// up to this degree.
+// up to this degree and whose expansion is estimated at this many terms
+// (one GiNaC call cannot be interrupted, so its size is bounded up front).
 inline constexpr long kMaxExactBits = 1 << 16;
 inline constexpr int kMaxCasNodes = 400;
 inline constexpr int kMaxCasDegree = 64;
+inline constexpr double kMaxCasTerms = 2000;
+// \binom{n}{k} with a symbolic n reaches the CAS for k up to this.
+inline constexpr int kMaxCasBinomialK = 8;
 
 enum class ExactOutcome {
   kValue,     // *value holds the exact rational
@@ -45,10 +48,22 @@ bool ContainsInfinity(const Node& node);
 
 int CountNodes(const Node& node);
 
-// Asks GiNaC whether a - b simplifies to zero: true (proved equal), false
-// (simplifies to a nonzero number: proved different), nullopt (undecided,
-// unsupported or over kMaxCasNodes). Serialized: GiNaC is not thread-safe.
-std::optional<bool> CasDifferenceIsZero(const Node& a, const Node& b);
+// An upper estimate of the terms that expanding the tree produces, summed
+// over its subtrees: (a+b+c)^{20} counts the 231 monomials of degree 20 in
+// three symbols. Saturates at 1e18.
+double ExpansionTerms(const Node& node);
+
+enum class CasVerdict {
+  kEqual,      // a - b simplifies to zero
+  kDifferent,  // a - b simplifies to a nonzero number
+  kUndecided,  // anything else, unsupported, or over the caps above
+  kTimeout,    // the deadline passed while waiting for the CAS
+};
+
+// Asks GiNaC whether a - b simplifies to zero. Serialized by one mutex
+// (GiNaC's reference counting is not thread-safe); waits for it no longer
+// than the deadline.
+CasVerdict CasDifferenceIsZero(const Node& a, const Node& b, const Deadline& deadline);
 
 }  // namespace grpo::reward::math
 

@@ -1,0 +1,51 @@
+#!/bin/sh
+# Smoke tests of the real `grpo` binary, run by CTest.
+#   cli_smoke.sh CHECK GRPO DATA_DIR WORK_DIR
+set -eu
+check=$1 grpo=$2 data=$3 work=$4
+mkdir -p "$work"
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+case "$check" in
+  gsm8k-self)
+    # The gold solutions scored against themselves: every line must be correct.
+    in="$data/gsm8k_test.jsonl"
+    out="$work/gsm8k_self.jsonl"
+    summary="$work/gsm8k_self.summary.json"
+    "$grpo" eval-rewards --checker=math --preset=gsm8k --input="$in" \
+      --completion-field=answer --output="$out" --summary="$summary" 2>"$work/gsm8k_self.log" ||
+      fail "exit $?: $(cat "$work/gsm8k_self.log")"
+    cat "$work/gsm8k_self.log"
+    [ "$(wc -l <"$in")" -eq "$(wc -l <"$out")" ] || fail "output and input line counts differ"
+    grep -q '"accuracy":1.0,' "$summary" || fail "accuracy is not 1: $(cat "$summary")"
+    grep -q 'accuracy    1.0000 (mean reward; 100.00%)' "$work/gsm8k_self.log" ||
+      fail "the stderr summary does not say accuracy 1"
+    [ ! -e "$out.tmp" ] || fail "left $out.tmp behind"
+    ;;
+  errors)
+    # Usage errors exit 2, run failures 1, each with a message.
+    set +e
+    "$grpo" eval-rewards --inptu=x 2>"$work/err.log"
+    [ $? -eq 2 ] || fail "unknown flag: want exit 2"
+    grep -q 'did you mean --input' "$work/err.log" || fail "no hint: $(cat "$work/err.log")"
+    "$grpo" eval-rewards --input="$work/absent.jsonl" 2>"$work/err.log"
+    [ $? -eq 1 ] || fail "missing input: want exit 1"
+    grep -q 'absent.jsonl' "$work/err.log" || fail "missing input not named"
+    "$grpo" no-such-command 2>/dev/null
+    [ $? -eq 2 ] || fail "unknown command: want exit 2"
+    # A malformed line is reported but the run completes, stdout output.
+    printf '{"completion": "\\\\boxed{1}", "answer": "1"}\nnot json\n' >"$work/two.jsonl"
+    "$grpo" eval-rewards --input="$work/two.jsonl" >"$work/two.out" 2>"$work/err.log"
+    [ $? -eq 0 ] || fail "a malformed line must not fail the run"
+    grep -q "two.jsonl:2: " "$work/err.log" || fail "malformed line not reported"
+    [ "$(wc -l <"$work/two.out")" -eq 2 ] || fail "want 2 output lines"
+    ;;
+  *)
+    fail "unknown check $check"
+    ;;
+esac
+echo "PASS: $check"
