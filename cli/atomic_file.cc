@@ -23,6 +23,13 @@ AtomicFile::~AtomicFile() {
 }
 
 absl::Status AtomicFile::Open() {
+  // runs/NAME/out.jsonl: the folders are part of asking for the file.
+  std::filesystem::path parent = std::filesystem::path(path_).parent_path();
+  std::error_code ec;
+  if (!parent.empty() && !std::filesystem::create_directories(parent, ec) && ec) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create ", parent.string(), ": ", ec.message()));
+  }
   buffer_ = std::make_unique<char[]>(kBufferBytes);
   stream_.rdbuf()->pubsetbuf(buffer_.get(), kBufferBytes);  // before open(), or it is ignored
   stream_.open(tmp_, std::ios::binary | std::ios::trunc);

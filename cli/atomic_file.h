@@ -20,7 +20,8 @@ class AtomicFile {
   AtomicFile& operator=(const AtomicFile&) = delete;
   ~AtomicFile();
 
-  // Creates PATH.tmp; the error names it and says why (errno).
+  // Creates PATH's missing folders and PATH.tmp; the error names what
+  // failed and says why.
   absl::Status Open();
   std::ostream& stream() { return stream_; }
   // Flushes, closes and renames into place; DataLoss if any write failed.
