@@ -242,10 +242,17 @@ TEST(RunEvalRewardsTest, BadJobsAreErrors) {
   EXPECT_EQ(summary.status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(Contains(std::string(summary.status().message()), "absent.jsonl"));
 
-  const std::string unwritable = TempPath("no_such_dir/out.jsonl");
+  const std::string unwritable = input + "/out.jsonl";  // under a file, not a folder
   summary = RunEvalRewards(MathJob(input, unwritable, 1), nullptr);
   EXPECT_FALSE(summary.ok());
   EXPECT_FALSE(std::filesystem::exists(unwritable));
+
+  // Missing folders of the output path are made, as `--output=runs/x.jsonl` expects.
+  const std::string nested = TempPath("new_dir/deeper/out.jsonl");
+  std::filesystem::remove_all(TempPath("new_dir"));
+  summary = RunEvalRewards(MathJob(input, nested, 1), nullptr);
+  EXPECT_TRUE(summary.ok()) << summary.status();
+  EXPECT_TRUE(std::filesystem::exists(nested));
 
   summary = RunEvalRewards(MathJob(input, input, 1), nullptr);
   EXPECT_FALSE(summary.ok()) << "must refuse to overwrite its input";
