@@ -15,6 +15,8 @@ packages=(
   # Math checker: GiNaC (CAS) and GMP (exact rationals).
   libginac-dev libgmp-dev
   nlohmann-json3-dev
+  # Tokenizers: PCRE2 (Unicode regex pre-tokenizers) and utf8proc (NFC).
+  libpcre2-dev libutf8proc-dev
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev
 )
