@@ -18,9 +18,6 @@
 // first one it may run on, or --cpu) before anything runs, and the peer
 // inherits that affinity through fork/exec. Rates are per CPU-second, so a
 // neighbour on the same core slows the wall clock but not the figure.
-#include <fcntl.h>
-#include <sched.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,6 +36,8 @@
 #include <benchmark/benchmark.h>
 #include <nlohmann/json.hpp>
 
+#include "bench/bench_util.h"
+
 #include "reward/answer_extract.h"
 #include "reward/latex_parse.h"
 #include "reward/math_checker.h"
@@ -53,19 +52,20 @@
 namespace grpo::reward {
 namespace {
 
+using bench::CpuSeconds;
+using bench::PeerOutcome;
+using bench::PinToOneCpu;
+using bench::RunPeer;
+
 struct Sample {
   std::string response;
   std::string gold;
   bool label = false;  // Qwen's grader verdict
 };
 
-struct Flags {
+struct Flags : bench::PeerFlags {
+  Flags() { peer_script = std::string(GRPO_SOURCE_DIR) + "/bench/math_verify_peer.py"; }
   std::string data = std::string(GRPO_DATA_DIR) + "/qwen25math_math_cot_100.jsonl";
-  int cpu = -2;  // -2: the first allowed CPU; -1: do not pin
-  bool peer = true;
-  std::string peer_python = "python3";
-  std::string peer_script = std::string(GRPO_SOURCE_DIR) + "/bench/math_verify_peer.py";
-  std::vector<std::string> peer_args;  // passed through, e.g. --clear_caches
 };
 
 std::vector<Sample>& Samples() {
@@ -184,89 +184,6 @@ class CapturingReporter : public benchmark::ConsoleReporter {
   bool have_median_ = false;
 };
 
-double CpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-// --- the peer ---
-
-struct PeerOutcome {
-  bool available = false;
-  std::string why;      // when not available
-  nlohmann::json json;  // the peer's report
-};
-
-// Runs argv with stdout captured. An exec failure (no such program) comes
-// back through a close-on-exec pipe, so it is told apart from the program failing.
-PeerOutcome RunPeer(const std::vector<std::string>& argv) {
-  PeerOutcome out;
-  int out_pipe[2], err_pipe[2];
-  if (pipe(out_pipe) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
-    out.why = std::string("pipe: ") + std::strerror(errno);
-    return out;
-  }
-  std::fflush(nullptr);
-  pid_t pid = fork();
-  if (pid < 0) {
-    out.why = std::string("fork: ") + std::strerror(errno);
-    return out;
-  }
-  if (pid == 0) {
-    dup2(out_pipe[1], STDOUT_FILENO);
-    close(out_pipe[0]);
-    close(out_pipe[1]);
-    close(err_pipe[0]);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    int e = errno;
-    ssize_t ignored = write(err_pipe[1], &e, sizeof e);
-    (void)ignored;
-    _exit(127);
-  }
-  close(out_pipe[1]);
-  close(err_pipe[1]);
-  std::string text;
-  char buf[65536];
-  for (ssize_t n; (n = read(out_pipe[0], buf, sizeof buf)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
-  close(out_pipe[0]);
-  int exec_errno = 0;
-  bool exec_failed = read(err_pipe[0], &exec_errno, sizeof exec_errno) == sizeof exec_errno;
-  close(err_pipe[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (exec_failed) {
-    out.why = "cannot run " + argv[0] + ": " + std::strerror(exec_errno);
-    return out;
-  }
-  // The report is the last line; anything before it is noise from the libraries.
-  size_t end = text.find_last_not_of("\n");
-  size_t start = end == std::string::npos ? std::string::npos : text.rfind('\n', end);
-  std::string last = end == std::string::npos
-                         ? ""
-                         : text.substr(start == std::string::npos ? 0 : start + 1,
-                                       end - (start == std::string::npos ? 0 : start + 1) + 1);
-  out.json = nlohmann::json::parse(last, nullptr, /*allow_exceptions=*/false);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !out.json.is_object()) {
-    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    // 127: a wrapper (pyenv shim, env) found no interpreter.
-    out.why = code == 127 ? "cannot run " + argv[0] + ": exit status 127"
-                          : "peer failed (exit status " + std::to_string(code) + ")";
-    out.json = nlohmann::json();
-    return out;
-  }
-  out.available = out.json.value("available", false);
-  if (!out.available) out.why = out.json.value("why", "unknown reason");
-  return out;
-}
-
 // --- setup and summary ---
 
 bool ParseOwnFlag(std::string_view arg, Flags& flags) {
@@ -276,45 +193,13 @@ bool ParseOwnFlag(std::string_view arg, Flags& flags) {
   };
   if (auto v = value("--data=")) {
     flags.data = *v;
-  } else if (auto v = value("--cpu=")) {
-    flags.cpu = std::atoi(v->c_str());
-  } else if (auto v = value("--peer_python=")) {
-    flags.peer_python = *v;
-  } else if (auto v = value("--peer_script=")) {
-    flags.peer_script = *v;
-  } else if (auto v = value("--peer_arg=")) {
-    flags.peer_args.push_back(*v);
-  } else if (arg == "--no_peer") {
-    flags.peer = false;
-  } else {
-    return false;
+    return true;
   }
-  return true;
-}
-
-// Pins the process to one CPU; returns the CPU, or -1 when left unpinned.
-int PinToOneCpu(int requested) {
-  if (requested == -1) return -1;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
-  int cpu = requested;
-  if (cpu < 0) {
-    for (cpu = 0; cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &set); ++cpu) {
-    }
-  }
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  if (sched_setaffinity(0, sizeof set, &set) != 0) {
-    std::cerr << "warning: cannot pin to CPU " << cpu << ": " << std::strerror(errno) << "\n";
-    return -1;
-  }
-  return cpu;
+  return bench::ParsePeerFlag(arg, &flags);
 }
 
 int Main(int argc, char** argv) {
   Flags flags;
-  if (const char* py = std::getenv("GRPO_PEER_PYTHON"); py && *py) flags.peer_python = py;
   std::vector<char*> rest = {argv[0]};
   for (int i = 1; i < argc; ++i) {
     if (!ParseOwnFlag(argv[i], flags)) rest.push_back(argv[i]);
@@ -353,9 +238,7 @@ int Main(int argc, char** argv) {
     return 0;
   }
   std::fflush(stdout);
-  std::vector<std::string> peer_argv = {flags.peer_python, flags.peer_script, "--data", flags.data};
-  peer_argv.insert(peer_argv.end(), flags.peer_args.begin(), flags.peer_args.end());
-  PeerOutcome peer = RunPeer(peer_argv);
+  PeerOutcome peer = RunPeer(bench::PeerArgv(flags, {"--data", flags.data}));
   if (!peer.available) {
     // Missing is fine (the peer is optional); a peer that broke is not.
     bool missing = peer.json.is_object() || peer.why.rfind("cannot run", 0) == 0;
