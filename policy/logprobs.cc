@@ -10,19 +10,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "policy/torch_status.h"
 
 namespace grpo::policy {
 namespace {
-
-absl::Status StatusFromException(const std::string& what_doing) {
-  try {
-    throw;
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat(what_doing, ": ", e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat(what_doing, ": ", e.what()));
-  }
-}
 
 absl::Status CheckInput(const CausalLM& model, const torch::Tensor& ids,
                         const LogitsProcessing& p) {
@@ -99,7 +90,7 @@ absl::StatusOr<TokenScores> ScoreTokens(CausalLM& model, const torch::Tensor& in
     }
     return TokenScores{torch::cat(lps).reshape({b, t}), torch::cat(ents).reshape({b, t})};
   } catch (...) {
-    return StatusFromException("scoring tokens");
+    return StatusFromCurrentException("scoring tokens");
   }
 }
 
@@ -112,7 +103,7 @@ absl::StatusOr<TokenScores> ScoreTokensReference(CausalLM& model, const torch::T
     const torch::Tensor lp = ProcessedLogProbs(model->forward(ids.narrow(1, 0, t)), processing);
     return TokenScores{lp.gather(2, ids.narrow(1, 1, t).unsqueeze(2)).squeeze(2), Entropy(lp)};
   } catch (...) {
-    return StatusFromException("scoring tokens (reference)");
+    return StatusFromCurrentException("scoring tokens (reference)");
   }
 }
 

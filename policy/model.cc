@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "policy/safetensors.h"
+#include "policy/torch_status.h"
 #include "proto/status_macros.h"
 
 namespace grpo::policy {
@@ -23,18 +24,6 @@ namespace {
 torch::Tensor RotateHalf(const torch::Tensor& x) {
   const int64_t half = x.size(-1) / 2;
   return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-}
-
-// LibTorch reports errors as c10::Error (and std:: exceptions); at the policy/
-// boundary they become a Status carrying the message without the backtrace.
-absl::Status FromException(const std::string& what_doing) {
-  try {
-    throw;
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat(what_doing, ": ", e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat(what_doing, ": ", e.what()));
-  }
 }
 
 std::string ShapeString(at::IntArrayRef shape) {
@@ -191,7 +180,7 @@ absl::StatusOr<CausalLM> MakeCausalLM(const ModelConfig& config, uint64_t seed) 
     torch::manual_seed(seed);
     return CausalLM(config);
   } catch (...) {
-    return FromException("building the model");
+    return StatusFromCurrentException("building the model");
   }
 }
 
@@ -254,7 +243,7 @@ absl::Status LoadWeights(CausalLM& model, absl::Span<const SafetensorsFile> file
     }
     return absl::OkStatus();
   } catch (...) {
-    return FromException(absl::StrCat(all, ": loading weights"));
+    return StatusFromCurrentException(absl::StrCat(all, ": loading weights"));
   }
 }
 
@@ -285,7 +274,7 @@ absl::Status SaveCausalLM(CausalLM& model, const std::string& dir, const SaveOpt
     config.torch_dtype = "float32";  // what the file now holds
     return WriteFileAtomically(dir + "/config.json", ModelConfigToJson(config));
   } catch (...) {
-    return FromException(absl::StrCat(dir, ": saving the model"));
+    return StatusFromCurrentException(absl::StrCat(dir, ": saving the model"));
   }
 }
 
@@ -318,7 +307,7 @@ absl::StatusOr<torch::Tensor> ComputeLogits(CausalLM& model, const torch::Tensor
     if (cache != nullptr) *cache = std::move(next);
     return logits;
   } catch (...) {
-    return FromException("forward pass");
+    return StatusFromCurrentException("forward pass");
   }
 }
 

@@ -12,19 +12,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "policy/torch_status.h"
 
 namespace grpo::policy {
 namespace {
-
-absl::Status StatusFromException(const std::string& what_doing) {
-  try {
-    throw;
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat(what_doing, ": ", e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat(what_doing, ": ", e.what()));
-  }
-}
 
 absl::Status CheckOptions(const CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
                           const SamplerOptions& o, const Tokenizer* tokenizer) {
@@ -160,7 +151,7 @@ absl::StatusOr<SampleResult> Sample(CausalLM& model,
     }
     return result;
   } catch (...) {
-    return StatusFromException("sampling");
+    return StatusFromCurrentException("sampling");
   }
 }
 
