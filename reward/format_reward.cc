@@ -1,4 +1,5 @@
 #include "reward/format_reward.h"
+#include "reward/text_util.h"
 
 #include <string>
 
@@ -15,16 +16,6 @@ size_t Count(std::string_view text, std::string_view tag) {
     ++count;
   }
   return count;
-}
-
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
 }
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
@@ -76,7 +67,7 @@ RewardResult FormatReward(std::string_view completion, const config::FormatRewar
   } else {
     if (opens != 1) return Fail(CountProblem(opens, think_open));
     size_t lead = 0;  // leading whitespace (a newline after the chat template) is fine
-    while (lead < completion.size() && IsSpace(completion[lead])) ++lead;
+    while (lead < completion.size() && IsAsciiSpace(completion[lead])) ++lead;
     if (!StartsWith(completion.substr(lead), think_open)) {
       return Fail("text before " + think_open);
     }
@@ -87,7 +78,7 @@ RewardResult FormatReward(std::string_view completion, const config::FormatRewar
   if (close_pos < reasoning_begin) return Fail(think_close + " before " + think_open);
 
   const std::string_view after = completion.substr(close_pos + think_close.size());
-  const std::string_view answer = Trim(after);
+  const std::string_view answer = TrimSpace(after);
   if (answer.empty()) return Fail("empty answer after " + think_close);
   if (!options.require_answer_tag()) return Verdict(true, "ok", answer);
 
@@ -104,7 +95,7 @@ RewardResult FormatReward(std::string_view completion, const config::FormatRewar
   if (!EndsWith(answer, answer_close) || answer.size() < answer_open.size() + answer_close.size()) {
     return Fail("text after " + answer_close, answer);
   }
-  const std::string_view inside = Trim(
+  const std::string_view inside = TrimSpace(
       answer.substr(answer_open.size(), answer.size() - answer_open.size() - answer_close.size()));
   if (inside.empty()) return Fail("empty " + answer_open, inside);
   return Verdict(true, "ok", inside);

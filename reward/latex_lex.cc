@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "reward/text_util.h"
 
 namespace grpo::reward::math {
 namespace {
@@ -164,7 +165,7 @@ class Tokenizer {
     if (IsTextCommand(name)) {
       while (i_ < s_.size() && s_[i_] == ' ') ++i_;
       if (i_ < s_.size() && s_[i_] == '{') {
-        std::string content = Trim(ReadBraceGroup(s_, i_));
+        std::string content(TrimSpace(ReadBraceGroup(s_, i_)));
         if (content.empty()) return;
         // \mathrm{e}, \text{5}: math written in a text font.
         bool has_letters = std::any_of(content.begin(), content.end(), IsAlpha);
@@ -244,13 +245,6 @@ const char* RelationOf(const Token& t) {
 }
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-std::string Trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
 
 std::vector<Token> Tokenize(std::string_view s) { return Tokenizer(s).Run(); }
 

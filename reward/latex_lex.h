@@ -31,7 +31,6 @@ struct Token {
 std::vector<Token> Tokenize(std::string_view s);
 
 bool IsDigit(char c);
-std::string Trim(std::string_view s);
 
 // --- vocabulary of the parser ---
 // "sin", "log", "ln", ...: names read as functions.

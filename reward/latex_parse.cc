@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "reward/latex_lex.h"
 #include "reward/latex_normalize.h"
+#include "reward/text_util.h"
 
 namespace grpo::reward::math {
 namespace {
@@ -569,7 +570,7 @@ absl::StatusOr<NodePtr> ParseAnswer(std::string_view answer, const Deadline& dea
     return absl::ResourceExhaustedError(
         absl::StrCat("answer is ", answer.size(), " bytes, over the ", kMaxAnswerBytes, " limit"));
   }
-  std::string text = Trim(answer);
+  std::string text(TrimSpace(answer));
   while (!text.empty() && (text.back() == '.' || text.back() == ',')) text.pop_back();
   text = DropThousandsSeparators(text);
   std::vector<Token> tokens = Tokenize(text);

@@ -10,12 +10,12 @@
 #include "reward/latex_normalize.h"
 #include "reward/latex_parse.h"
 #include "reward/math_equiv.h"
+#include "reward/text_util.h"
 
 namespace grpo::reward {
 namespace {
 
 using math::Deadline;
-using math::Trim;
 
 // Extracted text kept in a result, enough to read why.
 constexpr size_t kMaxExtractedBytes = 512;
@@ -38,7 +38,7 @@ char ChoiceLetter(std::string_view answer) {
 }
 
 bool GoldIsChoice(std::string_view gold) {
-  std::string t = Trim(gold);
+  std::string_view t = TrimSpace(gold);
   for (char c : t) {
     if (c >= 'A' && c <= 'J') return ChoiceLetter(gold) != 0;
   }
@@ -96,7 +96,7 @@ absl::StatusOr<std::string> MathChecker::GoldAnswer(std::string_view gold_field)
   };
   switch (options_.gold_format()) {
     case config::PLAIN:
-      return Trim(gold_field);
+      return std::string(TrimSpace(gold_field));
     case config::GSM8K:
       if (auto a = after_hashes()) return *a;
       return absl::InvalidArgumentError("gold has no '####' answer");
@@ -111,7 +111,7 @@ absl::StatusOr<std::string> MathChecker::GoldAnswer(std::string_view gold_field)
       if (gold_field.find('\n') != std::string_view::npos) {
         if (auto e = ExtractAnswer(gold_field, order_)) return e->text;
       }
-      return Trim(gold_field);
+      return std::string(TrimSpace(gold_field));
   }
 }
 
@@ -126,7 +126,7 @@ RewardResult MathChecker::Check(std::string_view completion, std::string_view go
   size_t cap = static_cast<size_t>(options_.max_completion_bytes());
   if (completion.size() > cap) completion = completion.substr(completion.size() - cap);
   std::optional<Extraction> extraction = ExtractAnswer(completion, order_);
-  if (!extraction || Trim(extraction->text).empty()) {
+  if (!extraction || TrimSpace(extraction->text).empty()) {
     return Failure(RewardStatus::kNoAnswer, "no final answer found in the completion");
   }
   RewardResult result = CompareAnswers(extraction->text, *gold_answer);
