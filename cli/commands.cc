@@ -66,6 +66,7 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"eval-rewards", "score a JSONL file of completions with a reward checker",
        &EvalRewardsCommand},
+      {"sample", "generate completions from a checkpoint (HF directory or GGUF)", &SampleCommand},
   };
   return commands;
 }

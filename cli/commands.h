@@ -35,6 +35,11 @@ absl::StatusOr<config::Config> EvalRewardsConfig(const ParsedFlags& flags);
 // `grpo eval-rewards ARGS...`; returns the process exit code.
 int EvalRewardsCommand(const std::vector<std::string>& args);
 
+// --- sample ---
+
+// `grpo sample ARGS...`: generate from a checkpoint; returns the exit code.
+int SampleCommand(const std::vector<std::string>& args);
+
 }  // namespace grpo::cli
 
 #endif  // GRPO_CLI_COMMANDS_H_

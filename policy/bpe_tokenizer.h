@@ -19,6 +19,10 @@
 // single_word, lstrip or rstrip set. The post-processor is ignored: Encode adds
 // no BOS/EOS or template.
 //
+// Bytes without a token (a vocabulary may lack a few, e.g. SmolLM2's lacks
+// 0xF5-0xFF and some controls) are dropped by Encode, as HF's BPE does
+// without an unk token; fewer than 128 byte tokens is not byte-level.
+//
 // Invalid UTF-8 input: invalid bytes skip normalization and match no regex
 // item, so each run of them becomes a piece of its own and is encoded as
 // byte tokens; Decode gives the same bytes back.

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "policy/rope.h"
 #include "policy/safetensors.h"
 #include "policy/torch_status.h"
 #include "proto/status_macros.h"
@@ -64,8 +65,8 @@ AttentionImpl::AttentionImpl(const ModelConfig& c)
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
-                                     const torch::Tensor& sin, torch::Tensor* past_k,
-                                     torch::Tensor* past_v) {
+                                     const torch::Tensor& sin, const torch::Tensor& allowed,
+                                     torch::Tensor* past_k, torch::Tensor* past_v) {
   const int64_t b = x.size(0), t = x.size(1);
   torch::Tensor q = q_proj(x).view({b, t, heads_, head_dim_}).transpose(1, 2);
   torch::Tensor k = k_proj(x).view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
@@ -87,11 +88,18 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
     v = v.repeat_interleave(heads_ / kv_heads_, 1);
   }
   torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(head_dim_));
-  // Query i sits at position past + i and sees keys 0 .. past + i.
-  const torch::Tensor future =
-      torch::ones({t, past + t}, torch::dtype(torch::kBool).device(x.device())).triu(past + 1);
-  scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
-  const torch::Tensor probs = torch::softmax(scores, -1, torch::kFloat).to(q.scalar_type());
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  if (allowed.defined()) {
+    scores = scores.masked_fill(allowed.logical_not(), neg_inf);
+  } else if (t > 1) {
+    // Query i sits at column past + i and sees keys 0 .. past + i.
+    const torch::Tensor future =
+        torch::ones({t, past + t}, torch::dtype(torch::kBool).device(x.device())).triu(past + 1);
+    scores = scores.masked_fill(future, neg_inf);
+  }
+  // fp32 or wider: fp64 models (the tests' exact reference) keep fp64 here.
+  const auto softmax_type = c10::promoteTypes(q.scalar_type(), torch::kFloat);
+  const torch::Tensor probs = torch::softmax(scores, -1, softmax_type).to(q.scalar_type());
   const torch::Tensor out = torch::matmul(probs, v).transpose(1, 2).reshape({b, t, heads_ * head_dim_});
   return o_proj(out);
 }
@@ -116,9 +124,9 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c) {
 }
 
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
-                                        const torch::Tensor& sin, torch::Tensor* past_k,
-                                        torch::Tensor* past_v) {
-  const torch::Tensor h = x + self_attn(input_layernorm(x), cos, sin, past_k, past_v);
+                                        const torch::Tensor& sin, const torch::Tensor& allowed,
+                                        torch::Tensor* past_k, torch::Tensor* past_v) {
+  const torch::Tensor h = x + self_attn(input_layernorm(x), cos, sin, allowed, past_k, past_v);
   return h + mlp(post_attention_layernorm(h));
 }
 
@@ -130,19 +138,64 @@ DecoderImpl::DecoderImpl(const ModelConfig& c) : config_(c) {
   norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
 }
 
-torch::Tensor DecoderImpl::forward(const torch::Tensor& input_ids, KvCache* cache) {
+std::pair<torch::Tensor, torch::Tensor> DecoderImpl::RopeTablesFor(int64_t n,
+                                                                   const torch::Tensor& like) {
+  const RopeParams params = RopeParamsFromConfig(config_);
+  if (params.scaling.rope_type == "dynamic") {
+    auto [cos, sin] = RopeTables(params, 0, n);
+    return {cos.to(like.device(), like.scalar_type()), sin.to(like.device(), like.scalar_type())};
+  }
+  std::lock_guard<std::mutex> lock(rope_cache_->mutex);
+  torch::Tensor& cos = rope_cache_->cos;
+  torch::Tensor& sin = rope_cache_->sin;
+  if (!cos.defined() || cos.size(0) < n || cos.device() != like.device() ||
+      cos.scalar_type() != like.scalar_type()) {
+    const int64_t capacity = std::max<int64_t>(n, cos.defined() ? 2 * cos.size(0) : 256);
+    auto [c, s] = RopeTables(params, 0, capacity);
+    cos = c.to(like.device(), like.scalar_type());
+    sin = s.to(like.device(), like.scalar_type());
+  }
+  return {cos.narrow(0, 0, n), sin.narrow(0, 0, n)};
+}
+
+torch::Tensor DecoderImpl::forward(const torch::Tensor& input_ids, KvCache* cache,
+                                   const torch::Tensor& attention_mask) {
   torch::Tensor h = embed_tokens(input_ids);
   const int64_t past = cache != nullptr ? cache->length() : 0;
-  const int64_t t = input_ids.size(1);
-  auto [cos, sin] = RopeTables(past + t, config_.head_dim, config_.rope_theta);
-  cos = cos.narrow(0, past, t).to(h.device(), h.scalar_type());
-  sin = sin.narrow(0, past, t).to(h.device(), h.scalar_type());
+  const int64_t b = input_ids.size(0), t = input_ids.size(1);
+  // The mask of every column, cached and new; undefined when nothing is padded.
+  torch::Tensor key_mask = attention_mask;
+  if (!key_mask.defined() && cache != nullptr && cache->mask.defined() && past > 0) {
+    key_mask = torch::cat({cache->mask, torch::ones({b, t}, cache->mask.options())}, 1);
+  }
+  // Tables for the whole length, so dynamic NTK sees past + t (policy/rope.h).
+  auto [cos, sin] = RopeTablesFor(past + t, h);
+  torch::Tensor allowed;
+  if (!key_mask.defined()) {
+    cos = cos.narrow(0, past, t);
+    sin = sin.narrow(0, past, t);
+  } else {
+    key_mask = key_mask.to(h.device(), torch::kLong);
+    // A row's position counts its real tokens; pads get 0 (never seen by a real query).
+    const torch::Tensor pos = (key_mask.cumsum(1) - 1).clamp_min(0).narrow(1, past, t).reshape(-1);
+    cos = cos.index_select(0, pos).view({b, 1, t, -1});
+    sin = sin.index_select(0, pos).view({b, 1, t, -1});
+    const auto opts = torch::dtype(torch::kLong).device(h.device());
+    const torch::Tensor cols = torch::arange(past + t, opts).unsqueeze(0);
+    const torch::Tensor rows = torch::arange(past, past + t, opts).unsqueeze(1);
+    // Causal and real, or the query itself (so a pad query's softmax is finite).
+    allowed = ((cols <= rows).unsqueeze(0) & key_mask.to(torch::kBool).unsqueeze(1)) |
+              (cols == rows).unsqueeze(0);
+    allowed = allowed.unsqueeze(1);  // [B,1,T,past+T], broadcast over heads
+  }
   if (cache != nullptr) {
     cache->keys.resize(layers->size());
     cache->values.resize(layers->size());
+    if (key_mask.defined()) cache->mask = key_mask;
   }
   for (size_t i = 0; i < layers->size(); ++i) {
-    h = layers[i]->as<DecoderLayerImpl>()->forward(h, cos, sin, cache ? &cache->keys[i] : nullptr,
+    h = layers[i]->as<DecoderLayerImpl>()->forward(h, cos, sin, allowed,
+                                                   cache ? &cache->keys[i] : nullptr,
                                                    cache ? &cache->values[i] : nullptr);
   }
   return norm(h);
@@ -156,29 +209,48 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& c) : config_(c) {
   }
 }
 
-torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, KvCache* cache) {
-  const torch::Tensor h = model(input_ids, cache);
+torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, KvCache* cache,
+                                    const torch::Tensor& attention_mask) {
+  const torch::Tensor h = model(input_ids, cache, attention_mask);
   const torch::Tensor logits =
       lm_head ? lm_head(h) : torch::matmul(h, model->embed_tokens->weight.t());
   return logits.to(torch::kFloat);
 }
 
-std::pair<torch::Tensor, torch::Tensor> RopeTables(int64_t seq_len, int64_t head_dim, double theta) {
-  const auto f64 = torch::dtype(torch::kDouble);
-  const torch::Tensor inv_freq =
-      torch::pow(theta, -torch::arange(0, head_dim, 2, f64) / static_cast<double>(head_dim));
-  const torch::Tensor freqs = torch::outer(torch::arange(seq_len, f64), inv_freq);
-  const torch::Tensor emb = torch::cat({freqs, freqs}, -1);
-  return {emb.cos().to(torch::kFloat), emb.sin().to(torch::kFloat)};
-}
-
 // --- boundary ---
 
-absl::StatusOr<CausalLM> MakeCausalLM(const ModelConfig& config, uint64_t seed) {
+absl::StatusOr<torch::Dtype> DtypeFromName(const std::string& torch_dtype) {
+  if (torch_dtype == "float32") return torch::kFloat;
+  if (torch_dtype == "bfloat16") return torch::kBFloat16;
+  if (torch_dtype == "float16") return torch::kHalf;
+  if (torch_dtype == "float64") return torch::kDouble;
+  return absl::InvalidArgumentError(absl::StrCat("torch_dtype \"", torch_dtype,
+                                                 "\" is not float32, bfloat16, float16 or float64"));
+}
+
+absl::StatusOr<std::string> DtypeName(torch::Dtype dtype) {
+  switch (dtype) {
+    case torch::kFloat: return std::string("float32");
+    case torch::kBFloat16: return std::string("bfloat16");
+    case torch::kHalf: return std::string("float16");
+    case torch::kDouble: return std::string("float64");
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("model dtype ", c10::toString(dtype),
+                                                     " is not float32, bfloat16, float16 or float64"));
+  }
+}
+
+absl::StatusOr<CausalLM> MakeCausalLM(const ModelConfig& config, uint64_t seed, torch::Dtype dtype) {
   RETURN_IF_ERROR(ValidateModelConfig(config, "model config"));
+  ASSIGN_OR_RETURN(std::string dtype_name, DtypeName(dtype));
   try {
     torch::manual_seed(seed);
-    return CausalLM(config);
+    ModelConfig c = config;
+    c.torch_dtype = dtype_name;
+    // LibTorch initializes in fp32; to() then converts one parameter at a time.
+    CausalLM model(c);
+    if (dtype != torch::kFloat) model->to(dtype);
+    return model;
   } catch (...) {
     return StatusFromCurrentException("building the model");
   }
@@ -250,28 +322,35 @@ absl::Status LoadWeights(CausalLM& model, absl::Span<const SafetensorsFile> file
 absl::StatusOr<CausalLM> LoadCausalLM(const std::string& dir, const LoadOptions& options) {
   ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(dir + "/config.json"));
   ASSIGN_OR_RETURN(std::vector<SafetensorsFile> files, ReadSafetensorsDir(dir));
-  ASSIGN_OR_RETURN(CausalLM model, MakeCausalLM(config, /*seed=*/0));
+  ASSIGN_OR_RETURN(CausalLM model, MakeCausalLM(config, /*seed=*/0, options.dtype));
   RETURN_IF_ERROR(LoadWeights(model, files, options));
   return model;
 }
 
 absl::Status SaveCausalLM(CausalLM& model, const std::string& dir, const SaveOptions& options) {
   try {
-    std::vector<torch::Tensor> keep;  // contiguous fp32 CPU copies, alive until written
+    // The file holds the dtype of the embedding (every parameter is converted to it).
+    const torch::Dtype dtype = model->model->embed_tokens->weight.scalar_type();
+    ASSIGN_OR_RETURN(const std::string dtype_name, DtypeName(dtype));
+    const SafetensorsDType file_dtype = dtype == torch::kBFloat16 ? SafetensorsDType::kBF16
+                                        : dtype == torch::kHalf   ? SafetensorsDType::kF16
+                                        : dtype == torch::kDouble ? SafetensorsDType::kF64
+                                                                  : SafetensorsDType::kF32;
+    std::vector<torch::Tensor> keep;  // contiguous CPU copies, alive until written
     std::vector<SafetensorsTensorToWrite> tensors;
     for (const auto& item : model->named_parameters(/*recurse=*/true)) {
-      keep.push_back(item.value().detach().to(torch::kCPU, torch::kFloat).contiguous());
+      keep.push_back(item.value().detach().to(torch::kCPU, dtype).contiguous());
       const torch::Tensor& t = keep.back();
       SafetensorsTensorToWrite w;
       w.name = item.key();
-      w.dtype = SafetensorsDType::kF32;
+      w.dtype = file_dtype;
       w.shape.assign(t.sizes().begin(), t.sizes().end());
       w.bytes = absl::Span<const uint8_t>(static_cast<const uint8_t*>(t.data_ptr()), t.nbytes());
       tensors.push_back(std::move(w));
     }
     RETURN_IF_ERROR(WriteSafetensorsDir(dir, tensors, {{"format", "pt"}}, options.max_shard_bytes));
     ModelConfig config = model->config();
-    config.torch_dtype = "float32";  // what the file now holds
+    config.torch_dtype = dtype_name;  // what the file now holds
     return WriteFileAtomically(dir + "/config.json", ModelConfigToJson(config));
   } catch (...) {
     return StatusFromCurrentException(absl::StrCat(dir, ": saving the model"));
@@ -279,20 +358,16 @@ absl::Status SaveCausalLM(CausalLM& model, const std::string& dir, const SaveOpt
 }
 
 absl::StatusOr<torch::Tensor> ComputeLogits(CausalLM& model, const torch::Tensor& input_ids,
-                                            KvCache* cache) {
+                                            KvCache* cache, const torch::Tensor& attention_mask) {
   try {
     if (input_ids.dim() != 2 || input_ids.size(1) == 0 ||
         !at::isIntegralType(input_ids.scalar_type(), /*includeBool=*/false)) {
       return absl::InvalidArgumentError(absl::StrCat("input_ids must be a [B,T] integer tensor with T > 0, got ",
                                                      ShapeString(input_ids.sizes())));
     }
-    const torch::Tensor ids = input_ids.to(torch::kLong);
-    const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
-    if (lo < 0 || hi >= model->config().vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat("token id out of range [0, ",
-                                                     model->config().vocab_size, "): ", lo < 0 ? lo : hi));
-    }
-    if (cache != nullptr && cache->length() > 0) {
+    torch::Tensor ids = input_ids.to(torch::kLong);
+    const int64_t past = cache != nullptr ? cache->length() : 0;
+    if (cache != nullptr && past > 0) {
       const auto layers = static_cast<size_t>(model->config().num_hidden_layers);
       if (cache->keys.size() != layers || cache->values.size() != layers ||
           cache->keys[0].size(0) != ids.size(0)) {
@@ -301,13 +376,59 @@ absl::StatusOr<torch::Tensor> ComputeLogits(CausalLM& model, const torch::Tensor
             cache->keys[0].size(0), ", the model has ", layers, " and the input batch is ", ids.size(0)));
       }
     }
+    if (attention_mask.defined()) {
+      const std::vector<int64_t> want = {ids.size(0), past + ids.size(1)};
+      if (attention_mask.sizes() != at::IntArrayRef(want) ||
+          !at::isIntegralType(attention_mask.scalar_type(), /*includeBool=*/true)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "attention_mask must be a 0/1 tensor of shape [batch, cached + new columns] = ",
+            ShapeString(want), ", got ", ShapeString(attention_mask.sizes()), " of ",
+            c10::toString(attention_mask.scalar_type())));
+      }
+      const torch::Tensor m = attention_mask.to(torch::kLong);
+      if (m.numel() > 0 && (m.min().item<int64_t>() < 0 || m.max().item<int64_t>() > 1)) {
+        return absl::InvalidArgumentError("attention_mask: values must be 0 or 1");
+      }
+      ids = ids.masked_fill(m.narrow(1, past, ids.size(1)).to(ids.device()) == 0, 0);
+    }
+    const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+    if (lo < 0 || hi >= model->config().vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat("token id out of range [0, ",
+                                                     model->config().vocab_size, "): ", lo < 0 ? lo : hi));
+    }
     // Work on a copy so a failed call leaves the caller's cache as it was.
     KvCache next = cache != nullptr ? *cache : KvCache();
-    torch::Tensor logits = model->forward(ids, cache != nullptr ? &next : nullptr);
+    torch::Tensor logits = model->forward(ids, cache != nullptr ? &next : nullptr, attention_mask);
     if (cache != nullptr) *cache = std::move(next);
     return logits;
   } catch (...) {
     return StatusFromCurrentException("forward pass");
+  }
+}
+
+absl::Status SelectCacheRows(KvCache& cache, const torch::Tensor& rows) {
+  try {
+    if (rows.dim() != 1 || !at::isIntegralType(rows.scalar_type(), /*includeBool=*/false)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cache rows must be a 1-D integer tensor, got ", ShapeString(rows.sizes())));
+    }
+    const int64_t batch = cache.batch();
+    if (rows.numel() > 0 &&
+        (rows.min().item<int64_t>() < 0 || rows.max().item<int64_t>() >= batch)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cache rows out of range [0, ", batch, ")"));
+    }
+    if (cache.length() == 0) return absl::OkStatus();
+    const torch::Tensor r = rows.to(cache.keys[0].device(), torch::kLong);
+    KvCache next = cache;
+    for (auto* list : {&next.keys, &next.values}) {
+      for (torch::Tensor& t : *list) t = t.index_select(0, r);
+    }
+    if (next.mask.defined()) next.mask = next.mask.index_select(0, r.to(next.mask.device()));
+    cache = std::move(next);
+    return absl::OkStatus();
+  } catch (...) {
+    return StatusFromCurrentException("selecting KV cache rows");
   }
 }
 

@@ -59,33 +59,51 @@ bool AppendAndFindStop(std::string& text, int64_t tok, const std::vector<std::st
   return false;
 }
 
-// Samples the n completions of one prompt into out[0..n).
-void SamplePrompt(CausalLM& model, const std::vector<int64_t>& prompt, const SamplerOptions& o,
-                  const Tokenizer* tokenizer, at::Generator& gen, Completion* out,
-                  SamplerStats& stats) {
+// Samples options.n completions of every prompt into out (prompt-major).
+void SampleBatch(CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
+                 const SamplerOptions& o, const Tokenizer* tokenizer, at::Generator& gen,
+                 std::vector<Completion>& out, SamplerStats& stats) {
   const torch::Device device = model->parameters().front().device();
-  const int64_t n = o.n();
+  const int64_t n = o.n(), num_prompts = static_cast<int64_t>(prompts.size());
+  if (num_prompts == 0) return;
+  // One left-padded batch of the distinct prompts; no mask when none is padded.
+  size_t width = 0, shortest = prompts[0].size();
+  for (const auto& p : prompts) {
+    width = std::max(width, p.size());
+    shortest = std::min(shortest, p.size());
+  }
+  const int64_t w = static_cast<int64_t>(width);
+  torch::Tensor ids = torch::zeros({num_prompts, w}, torch::kLong);
+  torch::Tensor mask = torch::zeros({num_prompts, w}, torch::kLong);
+  for (int64_t i = 0; i < num_prompts; ++i) {
+    const auto len = static_cast<int64_t>(prompts[i].size());
+    ids[i].narrow(0, w - len, len).copy_(torch::tensor(prompts[i], torch::kLong));
+    mask[i].narrow(0, w - len, len).fill_(1);
+    stats.prefill_tokens += len;
+  }
+  stats.prefill_padding += num_prompts * w - stats.prefill_tokens;
   KvCache cache;
   torch::Tensor logits =
-      model->forward(torch::tensor(prompt, torch::kLong).unsqueeze(0).to(device), &cache)
+      model->forward(ids.to(device), &cache, shortest == width ? torch::Tensor() : mask.to(device))
           .select(1, -1);
   ++stats.prefill_calls;
-  stats.prefill_tokens += static_cast<int64_t>(prompt.size());
   if (o.max_new_tokens() == 0) return;
-  // One prefill, then n copies of its cache and last logits.
-  for (auto* list : {&cache.keys, &cache.values}) {
-    for (torch::Tensor& t : *list) t = t.expand({n, -1, -1, -1}).contiguous();
+  // Row r of the decode batch is completion r = prompt r / n: each prompt's
+  // cache rows and last logits are shared by its n samples.
+  const torch::Tensor group = torch::arange(num_prompts, torch::kLong).repeat_interleave(n);
+  if (absl::Status s = SelectCacheRows(cache, group); !s.ok()) {
+    TORCH_CHECK(false, std::string(s.message()));
   }
-  logits = logits.expand({n, -1});
-  std::vector<int64_t> active(n);  // completion index of each batch row
-  for (int64_t i = 0; i < n; ++i) active[i] = i;
+  logits = logits.index_select(0, group.to(device));
+  std::vector<int64_t> active(num_prompts * n);  // completion index of each batch row
+  for (int64_t i = 0; i < num_prompts * n; ++i) active[i] = i;
   const bool greedy = o.temperature() == 0;
   const LogitsProcessing processing = o.processing();
   size_t longest_stop = 0;
   for (const std::string& s : o.stop_strings()) longest_stop = std::max(longest_stop, s.size());
-  std::vector<std::string> texts(o.stop_strings().empty() ? 0
-                                                          : n);  // decoded so far, per completion
-  for (int64_t step = 0;; ++step) {
+  // Decoded text so far, per completion (only with stop strings).
+  std::vector<std::string> texts(o.stop_strings().empty() ? 0 : active.size());
+  for (;;) {
     torch::Tensor tokens, lps;
     if (greedy) {
       tokens = logits.argmax(-1, /*keepdim=*/true);
@@ -114,16 +132,19 @@ void SamplePrompt(CausalLM& model, const std::vector<int64_t>& prompt, const Sam
         keep_rows.push_back(static_cast<int64_t>(r));
         still_active.push_back(active[r]);
       }  // else: kLength, the default
+      if (o.on_token()) {
+        const bool last = still_active.empty() || still_active.back() != active[r];
+        o.on_token()(active[r], tok, last);
+      }
     }
     if (still_active.empty()) return;
     torch::Tensor next = tokens;
     if (still_active.size() != active.size()) {
-      // Drop finished rows from the batch and the cache.
+      // Drop finished rows from the batch, the cache and its mask.
       const torch::Tensor rows = torch::tensor(keep_rows, torch::kLong);
       next = next.index_select(0, rows);
-      const torch::Tensor rows_dev = rows.to(device);
-      for (auto* list : {&cache.keys, &cache.values}) {
-        for (torch::Tensor& t : *list) t = t.index_select(0, rows_dev);
+      if (absl::Status s = SelectCacheRows(cache, rows); !s.ok()) {
+        TORCH_CHECK(false, std::string(s.message()));
       }
       active = std::move(still_active);
     }
@@ -144,11 +165,11 @@ absl::StatusOr<SampleResult> Sample(CausalLM& model,
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(options.seed());
     SampleResult result;
     result.completions.resize(prompts.size() * static_cast<size_t>(options.n()));
-    for (size_t i = 0; i < prompts.size(); ++i) {
-      Completion* out = &result.completions[i * static_cast<size_t>(options.n())];
-      for (int64_t j = 0; j < options.n(); ++j) out[j].prompt_index = static_cast<int64_t>(i);
-      SamplePrompt(model, prompts[i], options, tokenizer, gen, out, result.stats);
+    for (size_t c = 0; c < result.completions.size(); ++c) {
+      result.completions[c].prompt_index =
+          static_cast<int64_t>(c / static_cast<size_t>(options.n()));
     }
+    SampleBatch(model, prompts, options, tokenizer, gen, result.completions, result.stats);
     return result;
   } catch (...) {
     return StatusFromCurrentException("sampling");

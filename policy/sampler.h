@@ -5,12 +5,12 @@
 //   ASSIGN_OR_RETURN(SampleResult r, Sample(lm, prompts, opt, tokenizer.get()));
 //   // r.completions[i * n + j]: completion j of prompt i
 //
-// Ragged prompts: the model has no padding mask, so there is no left padding.
-// Each prompt is prefilled once as a batch of one; its cache is then
-// replicated n times and the n completions decode as one batch. Prompts of
-// different lengths therefore decode in separate batches (one per prompt).
-// A completion that finishes is dropped from the batch (its cache rows are
-// removed), so it costs no more compute.
+// Batching: all prompts are prefilled together, once, as one left-padded
+// batch (no mask when they have one length); each prompt's cache rows are then
+// replicated n times (repeat_interleave), and all prompts * n completions
+// decode as one batch, one token per forward pass. A completion that finishes
+// is dropped from the batch (its cache and mask rows are removed), so it costs
+// no more compute.
 //
 // Log-probs: logprobs[t] is log q(ids[t]) where q is the distribution the token
 // was drawn from: logits / temperature, then top-k, top-p, min-p, then
@@ -27,14 +27,20 @@
 // and char tokenizers, whose Decode is concatenative), or after
 // max_new_tokens.
 //
-// Randomness: one CPU torch::Generator seeded with `seed` per call; same
-// model, prompts and options give the same completions.
+// Randomness: one CPU torch::Generator seeded with `seed` per call, drawn
+// from for every live row at each step in row order. Same model, prompts (in
+// the same order) and options give the same completions. A completion is not
+// independent of the rest of the call: the draws it gets depend on which other
+// rows are still live, and its logits may differ in the last fp32 bits with the
+// batch shape, so sampling a prompt alone or beside others gives different
+// (equally distributed) completions.
 #ifndef GRPO_POLICY_SAMPLER_H_
 #define GRPO_POLICY_SAMPLER_H_
 
 #include <torch/arg.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -55,6 +61,10 @@ struct SamplerOptions {
   TORCH_ARG(uint64_t, seed) = 0;
   TORCH_ARG(std::vector<int64_t>, stop_token_ids) = {};
   TORCH_ARG(std::vector<std::string>, stop_strings) = {};  // need a tokenizer
+  // Called for every generated token, in generation order, with the index of
+  // its completion (as in SampleResult::completions) and whether it is that
+  // completion's last token; for streaming. Runs on the sampling thread.
+  TORCH_ARG(std::function<void(int64_t completion, int64_t token, bool last)>, on_token) = nullptr;
 
  public:  // TORCH_ARG leaves the struct private
   // The processing these options sample with (temperature > 0).
@@ -75,8 +85,9 @@ struct Completion {
 // Work counters, to check that a prompt is prefilled once and that finished
 // completions stop costing compute.
 struct SamplerStats {
-  int64_t prefill_calls = 0;   // forward passes over prompts
-  int64_t prefill_tokens = 0;  // prompt positions run
+  int64_t prefill_calls = 0;    // forward passes over prompts (1 per Sample call)
+  int64_t prefill_tokens = 0;   // real prompt positions run
+  int64_t prefill_padding = 0;  // pad positions run beside them (left padding)
   int64_t decode_calls = 0;    // one-token forward passes (per batch)
   int64_t decode_tokens = 0;   // rows run in them
 };

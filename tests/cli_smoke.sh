@@ -26,6 +26,25 @@ case "$check" in
       fail "the stderr summary does not say accuracy 1"
     [ ! -e "$out.tmp" ] || fail "left $out.tmp behind"
     ;;
+  sample-golden)
+    # The README's `grpo sample` example: greedy from BOS prints the golden
+    # story (tests/data/stories260K_greedy200.txt is golden.json's text).
+    "$grpo" sample --model="$data/models/stories260K" --temperature=0 --max-new-tokens=200 \
+      >"$work/story.txt" 2>"$work/story.log" || fail "exit $?: $(cat "$work/story.log")"
+    cmp "$work/story.txt" "$data/../tests/data/stories260K_greedy200.txt" ||
+      fail "the story differs from the golden text: $(cat "$work/story.txt")"
+    # Bad input: a missing model and a bad flag value are clear errors.
+    set +e
+    "$grpo" sample --model="$work/absent" 2>"$work/err.log"
+    [ $? -eq 1 ] || fail "missing model: want exit 1"
+    grep -q 'absent' "$work/err.log" || fail "missing model not named: $(cat "$work/err.log")"
+    "$grpo" sample --model="$data/models/stories260K" --top-p=2 2>"$work/err.log"
+    [ $? -eq 2 ] || fail "--top-p=2: want exit 2"
+    "$grpo" sample --model="$data/models/stories260K" --chat 2>"$work/err.log"
+    [ $? -eq 2 ] || fail "--chat without a chat vocabulary: want exit 2"
+    grep -q 'im_start' "$work/err.log" || fail "--chat error unclear: $(cat "$work/err.log")"
+    set -e
+    ;;
   errors)
     # Usage errors exit 2, run failures 1, each with a message.
     set +e

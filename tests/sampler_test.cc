@@ -109,9 +109,10 @@ TEST_F(SamplerTest, KvCacheDecodingMatchesFullRecomputationOnRaggedBatch) {
   torch::NoGradGuard no_grad;
   const std::vector<int64_t> g = GoldenIds();
   // fp32 weights round differently per matmul shape (~1.5e-5 on logits up to
-  // ~20); fp64 weights isolate cache bugs, which would be off by whole units.
+  // ~20); fp64 weights (the whole forward, softmax included, in fp64) isolate
+  // cache bugs, which would be off by whole units.
   for (const auto& [dtype, tol] :
-       {std::pair<torch::Dtype, double>{torch::kFloat, 1e-4}, {torch::kDouble, 1e-5}}) {
+       {std::pair<torch::Dtype, double>{torch::kFloat, 1e-4}, {torch::kDouble, 1e-12}}) {
     lm_->to(dtype);
     double worst = 0;
     // As the sampler does: prefill each prompt alone, replicate its cache to two
@@ -187,13 +188,34 @@ TEST_F(SamplerTest, SeedMakesRunsReproducible) {
   EXPECT_TRUE(any_differs);
 }
 
+TEST_F(SamplerTest, OnTokenStreamsEveryTokenAndMarksTheLast) {
+  const auto prompts = RaggedPrompts();
+  std::vector<std::vector<int64_t>> streamed(prompts.size() * 2);
+  std::vector<int> lasts(streamed.size(), 0);
+  bool token_after_last = false;
+  const SamplerOptions o = SamplerOptions().max_new_tokens(30).n(2).seed(5).stop_token_ids({13}).on_token(
+      [&](int64_t completion, int64_t token, bool last) {
+        token_after_last |= lasts[completion] > 0;
+        streamed[completion].push_back(token);
+        lasts[completion] += last;
+      });
+  const SampleResult r = MustSample(prompts, o);
+  ASSERT_EQ(r.completions.size(), streamed.size());
+  EXPECT_FALSE(token_after_last);
+  for (size_t i = 0; i < streamed.size(); ++i) {
+    EXPECT_EQ(streamed[i], r.completions[i].ids) << "completion " << i;
+    EXPECT_EQ(lasts[i], 1) << "completion " << i;
+  }
+}
+
 TEST_F(SamplerTest, GroupSharesOnePrefillAndFinishedRowsStopCosting) {
   const auto prompts = RaggedPrompts();
   const int64_t eos = GoldenIds()[12];  // a common token, so completions stop early
   const SampleResult r =
       MustSample(prompts, SamplerOptions().max_new_tokens(50).n(4).seed(3).stop_token_ids({eos}));
   ASSERT_EQ(r.completions.size(), 12u);
-  EXPECT_EQ(r.stats.prefill_calls, 3);
+  EXPECT_EQ(r.stats.prefill_calls, 1);  // all prompts in one left-padded batch
+  EXPECT_EQ(r.stats.prefill_padding, 3 * 11 - (3 + 11 + 7));
   EXPECT_EQ(r.stats.prefill_tokens, 3 + 11 + 7);
   int64_t rows_needed = 0, stopped = 0;
   for (size_t i = 0; i < r.completions.size(); ++i) {
@@ -231,6 +253,100 @@ TEST_F(SamplerTest, GreedyStopsAtStopTokenAndStopString) {
   EXPECT_FALSE(Sample(lm_, {{}}, SamplerOptions()).ok());
   EXPECT_FALSE(Sample(lm_, {{9999}}, SamplerOptions()).ok());
   EXPECT_FALSE(Sample(lm_, {{1}}, SamplerOptions().top_p(0)).ok());
+}
+
+// One padded batch (prompts left-padded, completions right-padded) re-scores
+// every completion of a batched ragged, grouped, truncated sampling run.
+//
+// fp32: the sampler's logits come from a batched decode step, the scorer's
+// from one full pass; OpenBLAS rounds a row differently with the matmul's row
+// count (model.h), which moves these log-probs by ~1e-5 (measured 7.2e-6
+// here; 1.07e-5 with 40 new tokens).
+// fp64 weights (logits and processing still fp32) isolate everything but
+// that rounding, and must agree within 1e-5.
+TEST_F(SamplerTest, BatchedSamplesRescoreInOnePaddedBatch) {
+  for (const auto& [dtype, tol] :
+       {std::pair<torch::Dtype, double>{torch::kFloat, 2e-5}, {torch::kDouble, 1e-5}}) {
+    lm_->to(dtype);
+    const std::vector<int64_t> g = GoldenIds();
+    const std::vector<std::vector<int64_t>> prompts = {{g.begin(), g.begin() + 3},
+                                                       {g.begin() + 5, g.begin() + 22},
+                                                       {g.begin() + 60, g.begin() + 100}};
+    const SamplerOptions o = SamplerOptions()
+                                 .temperature(0.8)
+                                 .top_p(0.9)
+                                 .top_k(20)
+                                 .max_new_tokens(24)
+                                 .n(3)
+                                 .seed(4)
+                                 .stop_token_ids({g[12]});
+    const SampleResult r = MustSample(prompts, o);
+    ASSERT_EQ(r.completions.size(), 9u);
+    EXPECT_EQ(r.stats.prefill_calls, 1);
+    int64_t p_len = 0, c_len = 0;
+    for (const auto& p : prompts) p_len = std::max<int64_t>(p_len, static_cast<int64_t>(p.size()));
+    for (const Completion& c : r.completions)
+      c_len = std::max<int64_t>(c_len, static_cast<int64_t>(c.ids.size()));
+    const int64_t rows = static_cast<int64_t>(r.completions.size());
+    torch::Tensor ids = torch::full({rows, p_len + c_len}, 999, torch::kLong);  // pads: any id
+    torch::Tensor mask = torch::zeros({rows, p_len + c_len}, torch::kLong);
+    for (int64_t i = 0; i < rows; ++i) {
+      const Completion& c = r.completions[static_cast<size_t>(i)];
+      const auto& p = prompts[static_cast<size_t>(c.prompt_index)];
+      const auto pl = static_cast<int64_t>(p.size()), cl = static_cast<int64_t>(c.ids.size());
+      ids[i].narrow(0, p_len - pl, pl).copy_(torch::tensor(p, torch::kLong));
+      ids[i].narrow(0, p_len, cl).copy_(torch::tensor(c.ids, torch::kLong));
+      mask[i].narrow(0, p_len - pl, pl + cl).fill_(1);
+    }
+    torch::NoGradGuard no_grad;
+    auto s =
+        ScoreTokens(lm_, ids, ScoreOptions().processing(o.processing()).chunk_positions(37), mask);
+    ASSERT_TRUE(s.ok()) << s.status();
+    auto ref = ScoreTokensReference(lm_, ids, o.processing(), mask);
+    ASSERT_TRUE(ref.ok()) << ref.status();
+    double worst = 0, worst_ref = 0;
+    for (int64_t i = 0; i < rows; ++i) {
+      const Completion& c = r.completions[static_cast<size_t>(i)];
+      const auto cl = static_cast<int64_t>(c.ids.size());
+      const torch::Tensor got = torch::tensor(c.logprobs, torch::kFloat);
+      worst = std::max(worst,
+                       (got - s->logprobs[i].narrow(0, p_len - 1, cl)).abs().max().item<double>());
+      worst_ref = std::max(
+          worst_ref, (got - ref->logprobs[i].narrow(0, p_len - 1, cl)).abs().max().item<double>());
+    }
+    // Unscored entries (a pad on either side) are 0.
+    const torch::Tensor scored =
+        (mask.narrow(1, 0, p_len + c_len - 1) * mask.narrow(1, 1, p_len + c_len - 1)) == 1;
+    EXPECT_TRUE(torch::equal(s->logprobs.masked_select(scored.logical_not()),
+                             torch::zeros({(~scored).sum().item<int64_t>()})));
+    EXPECT_TRUE((s->logprobs.masked_select(scored) <= 0).all().item<bool>());
+    EXPECT_LT(s->logprobs.sum().item<double>(), -1.0);
+    std::printf(
+        "batched sampler (ragged, n=3, T=0.8 top_p=0.9 top_k=20) vs one padded ScoreTokens "
+        "batch, %s weights, max |logprob diff|: %.3g (reference scorer %.3g)\n",
+        dtype == torch::kFloat ? "fp32" : "fp64", worst, worst_ref);
+    EXPECT_LE(worst, tol);
+    EXPECT_LE(worst_ref, tol);
+  }
+}
+
+// Padding changes nothing: greedy completions of a ragged batch are those of
+// each prompt sampled alone.
+TEST_F(SamplerTest, GreedyRaggedBatchEqualsEachPromptAlone) {
+  const auto prompts = RaggedPrompts();
+  const SamplerOptions o = SamplerOptions().temperature(0).max_new_tokens(20).n(2);
+  const SampleResult batch = MustSample(prompts, o);
+  ASSERT_EQ(batch.completions.size(), 6u);
+  EXPECT_EQ(batch.stats.prefill_calls, 1);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const SampleResult alone = MustSample({prompts[i]}, o);
+    ASSERT_EQ(alone.completions.size(), 2u);
+    EXPECT_EQ(alone.stats.prefill_padding, 0);
+    for (size_t j = 0; j < 2; ++j) {
+      EXPECT_EQ(batch.completions[i * 2 + j].ids, alone.completions[j].ids) << "prompt " << i;
+      EXPECT_EQ(batch.completions[i * 2 + j].prompt_index, static_cast<int64_t>(i));
+    }
+  }
 }
 
 // Chunked scoring equals the full log_softmax reference, values and gradients.
