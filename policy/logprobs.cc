@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "policy/batch_invariant.h"
 #include "policy/torch_status.h"
 #include "proto/status_macros.h"
 
@@ -63,16 +64,17 @@ torch::Tensor LmHeadWeight(CausalLM& model) {
   return model->lm_head ? model->lm_head->weight : model->model->embed_tokens->weight;
 }
 
-// hidden [N,D] x weight [V,D] -> fp32 logits, as CausalLMImpl::forward rounds them.
-torch::Tensor ChunkLogits(const torch::Tensor& hidden, const torch::Tensor& weight) {
-  return torch::matmul(hidden, weight.t()).to(torch::kFloat);
+// hidden [N,D] x weight [V,D] -> fp32 logits, as CausalLMImpl::forward
+// computes them: in row blocks when the model is batch-invariant (model.h).
+torch::Tensor ChunkLogits(const torch::Tensor& hidden, const torch::Tensor& weight, bool blocked) {
+  return (blocked ? BlockedLinear(hidden, weight) : torch::matmul(hidden, weight.t())).to(torch::kFloat);
 }
 
 // log_softmax(ChunkLogits / temperature); the division is in place on the
 // fresh logits, the same values as the reference's out-of-place one.
 torch::Tensor ScaledLogSoftmax(const torch::Tensor& hidden, const torch::Tensor& weight,
-                               double temperature) {
-  torch::Tensor z = ChunkLogits(hidden, weight);
+                               double temperature, bool blocked) {
+  torch::Tensor z = ChunkLogits(hidden, weight, blocked);
   return z.div_(temperature).log_softmax(-1);
 }
 
@@ -86,14 +88,15 @@ class LeanHead : public torch::autograd::Function<LeanHead> {
                                                 const torch::Tensor& hidden,
                                                 const torch::Tensor& weight,
                                                 const torch::Tensor& targets, double temperature,
-                                                int64_t chunk) {
+                                                int64_t chunk, bool blocked) {
     const int64_t n = hidden.size(0);
     torch::Tensor lp_out = torch::empty({n}, hidden.options().dtype(torch::kFloat));
     torch::Tensor ent_out = torch::empty({n}, hidden.options().dtype(torch::kFloat));
     for (int64_t begin = 0; begin < n; begin += chunk) {
       const int64_t len = std::min(chunk, n - begin);
       // In-place steps keep at most two [chunk,V] tensors alive.
-      const torch::Tensor lp = ScaledLogSoftmax(hidden.narrow(0, begin, len), weight, temperature);
+      const torch::Tensor lp =
+          ScaledLogSoftmax(hidden.narrow(0, begin, len), weight, temperature, blocked);
       lp_out.narrow(0, begin, len)
           .copy_(lp.gather(1, targets.narrow(0, begin, len).unsqueeze(1)).squeeze(1));
       ent_out.narrow(0, begin, len).copy_(lp.exp().mul_(lp).sum(-1).neg_());
@@ -101,6 +104,7 @@ class LeanHead : public torch::autograd::Function<LeanHead> {
     ctx->save_for_backward({hidden, weight, targets, ent_out});
     ctx->saved_data["temperature"] = temperature;
     ctx->saved_data["chunk"] = chunk;
+    ctx->saved_data["blocked"] = blocked;
     return {lp_out, ent_out};
   }
 
@@ -111,6 +115,7 @@ class LeanHead : public torch::autograd::Function<LeanHead> {
                         &entropy = saved[3];
     const double temperature = ctx->saved_data["temperature"].toDouble();
     const int64_t chunk = ctx->saved_data["chunk"].toInt();
+    const bool blocked = ctx->saved_data["blocked"].toBool();
     const torch::Tensor g_lp = grads[0].defined() ? grads[0] : torch::zeros_like(entropy);
     const torch::Tensor g_ent = grads[1].defined() ? grads[1] : torch::zeros_like(entropy);
     const int64_t n = hidden.size(0);
@@ -122,7 +127,7 @@ class LeanHead : public torch::autograd::Function<LeanHead> {
     for (int64_t begin = 0; begin < n; begin += chunk) {
       const int64_t len = std::min(chunk, n - begin);
       const torch::Tensor hc = hidden.narrow(0, begin, len);
-      torch::Tensor lp = ScaledLogSoftmax(hc, weight, temperature);
+      torch::Tensor lp = ScaledLogSoftmax(hc, weight, temperature, blocked);
       const torch::Tensor p = lp.exp();
       const torch::Tensor gl = g_lp.narrow(0, begin, len).unsqueeze(1);
       const torch::Tensor ge = g_ent.narrow(0, begin, len).unsqueeze(1);
@@ -135,7 +140,7 @@ class LeanHead : public torch::autograd::Function<LeanHead> {
       d_weight.add_(torch::matmul(d_logits.t(), hc).to(d_weight.scalar_type()));
     }
     return {d_hidden, d_weight.to(weight.scalar_type()), torch::Tensor(), torch::Tensor(),
-            torch::Tensor()};
+            torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -175,16 +180,26 @@ torch::Tensor ProcessedLogProbs(const torch::Tensor& logits, const LogitsProcess
   return z.log_softmax(-1);
 }
 
-TokenScores LeanTokenScores(const torch::Tensor& hidden, const torch::Tensor& weight,
-                            const torch::Tensor& targets, double temperature, int64_t chunk) {
+namespace {
+
+TokenScores LeanTokenScoresIn(const torch::Tensor& hidden, const torch::Tensor& weight,
+                              const torch::Tensor& targets, double temperature, int64_t chunk,
+                              bool blocked) {
   TORCH_CHECK(hidden.dim() == 2 && weight.dim() == 2 && hidden.size(1) == weight.size(1) &&
                   targets.dim() == 1 && targets.size(0) == hidden.size(0) && chunk >= 1 &&
                   temperature > 0,
               "LeanTokenScores: needs hidden [N,D], weight [V,D], targets [N], chunk >= 1, "
               "temperature > 0");
   const torch::autograd::variable_list out =
-      LeanHead::apply(hidden, weight, targets.to(torch::kLong), temperature, chunk);
+      LeanHead::apply(hidden, weight, targets.to(torch::kLong), temperature, chunk, blocked);
   return TokenScores{out[0], out[1]};
+}
+
+}  // namespace
+
+TokenScores LeanTokenScores(const torch::Tensor& hidden, const torch::Tensor& weight,
+                            const torch::Tensor& targets, double temperature, int64_t chunk) {
+  return LeanTokenScoresIn(hidden, weight, targets, temperature, chunk, /*blocked=*/false);
 }
 
 absl::StatusOr<TokenScores> ScoreTokens(CausalLM& model, const torch::Tensor& input_ids,
@@ -216,7 +231,8 @@ absl::StatusOr<TokenScores> ScoreTokens(CausalLM& model, const torch::Tensor& in
       s = TokenScores{torch::zeros({0}, h.options().dtype(torch::kFloat)),
                       torch::zeros({0}, h.options().dtype(torch::kFloat))};
     } else if (!Truncates(p, model->config().vocab_size)) {
-      s = LeanTokenScores(hs, weight, targets, p.temperature(), options.chunk_positions());
+      s = LeanTokenScoresIn(hs, weight, targets, p.temperature(), options.chunk_positions(),
+                            model->batch_invariant());
     } else {
       // Truncation (top-k/top-p/min-p) has no lean backward: plain autograd per chunk.
       std::vector<torch::Tensor> lps, ents;
@@ -224,7 +240,7 @@ absl::StatusOr<TokenScores> ScoreTokens(CausalLM& model, const torch::Tensor& in
       for (int64_t begin = 0; begin < n; begin += options.chunk_positions()) {
         const int64_t len = std::min(options.chunk_positions(), n - begin);
         const torch::Tensor lp =
-            ProcessedLogProbs(ChunkLogits(hs.narrow(0, begin, len), weight), p);
+            ProcessedLogProbs(ChunkLogits(hs.narrow(0, begin, len), weight, model->batch_invariant()), p);
         lps.push_back(lp.gather(1, targets.narrow(0, begin, len).unsqueeze(1)).squeeze(1));
         ents.push_back(Entropy(lp));
       }

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "policy/batch_invariant.h"
 #include "policy/rope.h"
 #include "policy/safetensors.h"
 #include "policy/torch_status.h"
@@ -68,9 +69,12 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
                                      const torch::Tensor& sin, const torch::Tensor& allowed,
                                      torch::Tensor* past_k, torch::Tensor* past_v) {
   const int64_t b = x.size(0), t = x.size(1);
-  torch::Tensor q = q_proj(x).view({b, t, heads_, head_dim_}).transpose(1, 2);
-  torch::Tensor k = k_proj(x).view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
-  torch::Tensor v = v_proj(x).view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
+  const auto proj = [&](torch::nn::Linear& l) {
+    return batch_invariant_ ? BlockedLinear(x, l->weight, l->bias) : l(x);
+  };
+  torch::Tensor q = proj(q_proj).view({b, t, heads_, head_dim_}).transpose(1, 2);
+  torch::Tensor k = proj(k_proj).view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
+  torch::Tensor v = proj(v_proj).view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
   q = q * cos + RotateHalf(q) * sin;
   k = k * cos + RotateHalf(k) * sin;
   if (past_k != nullptr && past_v != nullptr) {
@@ -87,16 +91,22 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
     k = k.repeat_interleave(heads_ / kv_heads_, 1);
     v = v.repeat_interleave(heads_ / kv_heads_, 1);
   }
-  torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(head_dim_));
-  const float neg_inf = -std::numeric_limits<float>::infinity();
+  // Keys a query does not see; undefined when it sees them all.
+  torch::Tensor hidden;
   if (allowed.defined()) {
-    scores = scores.masked_fill(allowed.logical_not(), neg_inf);
+    hidden = allowed.logical_not();
   } else if (t > 1) {
     // Query i sits at column past + i and sees keys 0 .. past + i.
-    const torch::Tensor future =
-        torch::ones({t, past + t}, torch::dtype(torch::kBool).device(x.device())).triu(past + 1);
-    scores = scores.masked_fill(future, neg_inf);
+    hidden = torch::ones({t, past + t}, torch::dtype(torch::kBool).device(x.device())).triu(past + 1);
   }
+  if (batch_invariant_) {
+    const torch::Tensor out = WideAttention(q, k, v, hidden, 1.0 / std::sqrt(static_cast<double>(head_dim_)))
+                                  .transpose(1, 2)
+                                  .reshape({b, t, heads_ * head_dim_});
+    return BlockedLinear(out, o_proj->weight, o_proj->bias);
+  }
+  torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(head_dim_));
+  if (hidden.defined()) scores = scores.masked_fill(hidden, -std::numeric_limits<float>::infinity());
   // fp32 or wider: fp64 models (the tests' exact reference) keep fp64 here.
   const auto softmax_type = c10::promoteTypes(q.scalar_type(), torch::kFloat);
   const torch::Tensor probs = torch::softmax(scores, -1, softmax_type).to(q.scalar_type());
@@ -112,7 +122,13 @@ MlpImpl::MlpImpl(const ModelConfig& c) {
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+  if (!batch_invariant_) return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+  // The whole MLP per row block: silu's vectorized and scalar exp differ in
+  // the last bit, and which elements take which depends on the tensor's size.
+  const torch::Tensor wg = gate_proj->weight.t(), wu = up_proj->weight.t(), wd = down_proj->weight.t();
+  return MapRowBlocks(x, [&](const torch::Tensor& block) {
+    return torch::mm(torch::silu(torch::mm(block, wg)) * torch::mm(block, wu), wd);
+  });
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c) {
@@ -212,9 +228,21 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& c) : config_(c) {
 torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, KvCache* cache,
                                     const torch::Tensor& attention_mask) {
   const torch::Tensor h = model(input_ids, cache, attention_mask);
+  if (batch_invariant_) {
+    return BlockedLinear(h, lm_head ? lm_head->weight : model->embed_tokens->weight).to(torch::kFloat);
+  }
   const torch::Tensor logits =
       lm_head ? lm_head(h) : torch::matmul(h, model->embed_tokens->weight.t());
   return logits.to(torch::kFloat);
+}
+
+void CausalLMImpl::set_batch_invariant(bool on) {
+  batch_invariant_ = on;
+  for (size_t i = 0; i < model->layers->size(); ++i) {
+    auto* layer = model->layers[i]->as<DecoderLayerImpl>();
+    layer->self_attn->set_batch_invariant(on);
+    layer->mlp->set_batch_invariant(on);
+  }
 }
 
 // --- boundary ---

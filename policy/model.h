@@ -25,7 +25,8 @@
 // number of rows in the call (the same row of one stories260K-sized linear
 // layer moves by up to ~2e-5 between 8 and 200 rows), so cached and full
 // passes differ by ~1e-6 on a random model and ~2-3e-5 on stories260K, whose
-// fp32 logits are themselves ~1e-5 from float64.
+// fp32 logits are themselves ~1e-5 from float64. For equality use the
+// batch-invariant mode (CausalLMImpl::set_batch_invariant).
 //
 // The module forward() throws c10::Error like any LibTorch module; the free
 // functions below are the policy/ boundary and never throw.
@@ -91,9 +92,12 @@ class AttentionImpl : public torch::nn::Module {
                         const torch::Tensor& allowed, torch::Tensor* past_k = nullptr,
                         torch::Tensor* past_v = nullptr);
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  // See CausalLMImpl::set_batch_invariant.
+  void set_batch_invariant(bool on) { batch_invariant_ = on; }
 
  private:
   int64_t heads_, kv_heads_, head_dim_;
+  bool batch_invariant_ = false;
 };
 TORCH_MODULE(Attention);
 
@@ -103,6 +107,11 @@ class MlpImpl : public torch::nn::Module {
   explicit MlpImpl(const ModelConfig& config);
   torch::Tensor forward(const torch::Tensor& x);
   torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  // See CausalLMImpl::set_batch_invariant.
+  void set_batch_invariant(bool on) { batch_invariant_ = on; }
+
+ private:
+  bool batch_invariant_ = false;
 };
 TORCH_MODULE(Mlp);
 
@@ -155,11 +164,30 @@ class CausalLMImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& input_ids, KvCache* cache = nullptr,
                         const torch::Tensor& attention_mask = {});
   const ModelConfig& config() const { return config_; }
+
+  // Batch-invariant numerics, off by default. When on, a row's logits do not
+  // depend on the other rows of the batch, on padding, or on whether its
+  // prefix came from the KV cache: a cached decode step gives the logits of
+  // a full recomputation bitwise in practice (measured 0 on stories260K in
+  // fp32; the float64 attention can in principle flip a last bit). Results
+  // stay within fp32 rounding of the default mode. How: every linear layer
+  // (q/k/v/o, the MLP, lm_head or the tied embedding) runs as matmuls over
+  // fixed blocks of 8 rows (policy/batch_invariant.h), the MLP's silu per
+  // block, and attention (scores, softmax, probs x values) in float64.
+  // ScoreTokens (policy/logprobs.h) honours it for its lm_head chunks, so
+  // sampled and re-scored log-probs agree too. Cost: many small matmuls and
+  // wider attention; slower on large batches and on GPUs, where it is meant
+  // for checks rather than throughput. Applies to this module's layers; not
+  // thread-safe against a concurrent forward().
+  void set_batch_invariant(bool on);
+  bool batch_invariant() const { return batch_invariant_; }
+
   Decoder model{nullptr};
   torch::nn::Linear lm_head{nullptr};
 
  private:
   ModelConfig config_;
+  bool batch_invariant_ = false;
 };
 TORCH_MODULE(CausalLM);
 
