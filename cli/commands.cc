@@ -23,6 +23,11 @@ unparseable_gold, timeout, error (a malformed input line is an "error" line
 and is also reported on stderr as IN.jsonl:LINE: reason). A summary (accuracy,
 status counts, throughput, latency, label agreement) goes to stderr.
 
+--checker=code runs each program in the sandbox against the line's tests
+(docs/code_checker.md) and adds "verdict" (pass, fail, timeout, memory_limit,
+runtime_error, compile_error, output_limit, sandbox_error), "cases_passed",
+"cases_total", "first_failing_case", "wall_ms", "cpu_ms" and "code_source".
+
 Field paths are dotted; a number indexes an array: response.3,
 6b_finetuning.solution. Precedence: --config < --preset < flags < --set.
 
@@ -33,11 +38,18 @@ constexpr char kEvalRewardsExamples[] = R"(
 Presets:
   gsm8k     answer field "answer", gold after "####" (reward.math.gold_format=GSM8K)
   math500   answer field "answer", the whole field is the gold (gold_format=PLAIN)
+  humaneval --checker=code on HumanEval lines: prompt, test, entry_point
+            (reward.code.test_style=HUMANEVAL)
+  mbpp      --checker=code on MBPP lines: test_list, test_setup_code
+            (reward.code.test_style=MBPP)
 
 Examples:
   grpo eval-rewards --preset=gsm8k --input=data/gsm8k_test.jsonl --completion-field=answer
   grpo eval-rewards --config=configs/eval_math.textproto --input=samples.jsonl \
       --output=scored.jsonl --set reward.math.percent_policy=STRICT
+  grpo eval-rewards --checker=code --preset=humaneval --input=data/humaneval.jsonl \
+      --completion-field=canonical_solution
+  grpo eval-rewards --checker=code --preset=mbpp --input=data/mbpp.jsonl --completion-field=code
 )";
 
 void UsageError(const std::string& message) {
@@ -53,9 +65,13 @@ absl::Status ApplyPreset(const std::string& preset, config::Config* config) {
   } else if (preset == "math500") {
     job->set_answer_field("answer");
     math->set_gold_format(config::PLAIN);
+  } else if (preset == "humaneval" || preset == "mbpp") {
+    job->set_checker("code");
+    config->mutable_reward()->mutable_code()->set_test_style(preset == "humaneval" ? config::HUMANEVAL
+                                                                                  : config::MBPP);
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown preset \"", preset, "\"; valid presets: gsm8k, math500"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown preset \"", preset, "\"; valid presets: gsm8k, math500, humaneval, mbpp"));
   }
   return absl::OkStatus();
 }
@@ -67,13 +83,15 @@ const std::vector<Command>& Commands() {
       {"eval-rewards", "score a JSONL file of completions with a reward checker",
        &EvalRewardsCommand},
       {"sample", "generate completions from a checkpoint (HF directory or GGUF)", &SampleCommand},
+      {"reward-server", "serve the reward components over gRPC (docs/reward_service.md)",
+       &RewardServerCommand},
   };
   return commands;
 }
 
 std::vector<FlagDef> EvalRewardsFlags() {
   return {
-      {"checker", "math|format", "the reward checker (default math)"},
+      {"checker", "math|format|code", "the reward checker (default math)"},
       {"input", "IN.jsonl", "the completions to score; - reads stdin"},
       {"output", "OUT.jsonl", "where the result lines go (default stdout)"},
       {"completion-field", "PATH", "field holding the completion (default completion)"},
@@ -82,7 +100,8 @@ std::vector<FlagDef> EvalRewardsFlags() {
       {"label-field", "PATH", "boolean verdict field to measure agreement with"},
       {"threads", "N", "worker threads; 0 = one per core (default 0)"},
       {"summary", "FILE.json", "also write the summary as JSON"},
-      {"preset", "gsm8k|math500", "dataset defaults for the gold answer"},
+      {"server", "ADDR", "score through a reward server (grpo reward-server) at ADDR"},
+      {"preset", "gsm8k|math500|humaneval|mbpp", "dataset defaults for the gold answer or the tests"},
       {"config", "FILE", "a text-format config (see configs/eval_math.textproto)"},
       {"set", "a.b.c=VALUE", "override any config field, applied last", /*repeatable=*/true},
       {"help", "", "show this help"},
@@ -105,6 +124,7 @@ absl::StatusOr<config::Config> EvalRewardsConfig(const ParsedFlags& flags) {
   if (flags.Has("id-field")) job->set_id_field(flags.Get("id-field"));
   if (flags.Has("label-field")) job->set_label_field(flags.Get("label-field"));
   if (flags.Has("summary")) job->set_summary(flags.Get("summary"));
+  if (flags.Has("server")) job->set_server(flags.Get("server"));
   if (flags.Has("threads")) {
     int threads = 0;
     if (!absl::SimpleAtoi(flags.Get("threads"), &threads) || threads < 0) {

@@ -40,6 +40,12 @@ int EvalRewardsCommand(const std::vector<std::string>& args);
 // `grpo sample ARGS...`: generate from a checkpoint; returns the exit code.
 int SampleCommand(const std::vector<std::string>& args);
 
+// --- reward-server ---
+
+// `grpo reward-server ARGS...`: serve the reward components over gRPC until
+// SIGTERM; returns the exit code.
+int RewardServerCommand(const std::vector<std::string>& args);
+
 }  // namespace grpo::cli
 
 #endif  // GRPO_CLI_COMMANDS_H_

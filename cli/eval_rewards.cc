@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -23,8 +24,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cli/atomic_file.h"
+#include "cli/code_task.h"
 #include "cli/jsonl.h"
+#include "cli/remote_checker.h"
 #include "nlohmann/json.hpp"
+#include "reward/code_checker.h"
 #include "reward/format_reward.h"
 #include "reward/math_checker.h"
 #include "reward/reward_result.h"
@@ -62,6 +66,7 @@ struct ScoredLine {
   bool sanitized = false;
   double latency_ms = 0;
   int label = -1;                     // -1 unknown, else 0 / 1
+  std::string verdict;                // the code checker's verdict; empty for others
   std::vector<std::string> problems;  // for the log: why the line is malformed
 };
 
@@ -72,6 +77,7 @@ struct LineFields {
   std::string gold;
   int label = -1;
   std::string label_problem;
+  reward::CodeTask code_task;  // --checker=code
 };
 
 const char* TypeName(const Json& value) { return value.type_name(); }
@@ -94,13 +100,18 @@ int ReadLabel(const Json& value) {
 
 class Scorer {
  public:
-  Scorer(const config::Config& config, std::optional<reward::MathChecker> math)
+  Scorer(const config::Config& config, std::optional<reward::MathChecker> math,
+         std::unique_ptr<reward::CodeChecker> code = nullptr,
+         std::unique_ptr<RemoteChecker> remote = nullptr)
       : completion_field_(config.eval_rewards().completion_field()),
         answer_field_(config.eval_rewards().answer_field()),
         id_field_(config.eval_rewards().id_field()),
         label_field_(config.eval_rewards().label_field()),
         format_(config.reward().format()),
-        math_(std::move(math)) {
+        math_(std::move(math)),
+        code_(std::move(code)),
+        remote_(std::move(remote)),
+        code_reader_(config) {
     // Protobuf builds string defaults lazily on first read; read them here,
     // before the workers start, so no two threads race to build one.
     format_.think_open();
@@ -119,7 +130,7 @@ class Scorer {
       out = ScoredLine();
       out.line = line;
       out.problems.push_back(absl::StrCat("internal error: ", e.what()));
-      out.json = Output(Json(line), line, ErrorResult(out.problems.back()), -1, false);
+      out.json = Output(Json(line), line, ErrorResult(out.problems.back()), -1, false, nullptr);
     }
     return out;
   }
@@ -191,6 +202,10 @@ class Scorer {
                             "; expected the gold answer as a string");
       }
     }
+    if (code_ != nullptr) {
+      const std::string problem = code_reader_.Read(&doc, &fields->code_task);
+      if (!problem.empty()) return problem;
+    }
     fields->completion = std::move(completion->get_ref<std::string&>());
     return "";
   }
@@ -200,14 +215,25 @@ class Scorer {
     fields.id = out->line;
     const std::string malformed = Extract(std::move(raw), &out->sanitized, &fields);
     RewardResult result;
+    std::optional<reward::CodeResult> code_result;
     if (!malformed.empty()) {
       out->malformed = true;
       out->problems.push_back(malformed);
       result = ErrorResult(malformed);
     } else {
       const Clock::time_point start = Clock::now();
-      result = math_.has_value() ? math_->Check(fields.completion, fields.gold)
-                                 : reward::FormatReward(fields.completion, format_);
+      if (code_ != nullptr) {
+        code_result = code_->Check(fields.completion, fields.code_task);
+        result = code_result->reward;
+        if (code_result->reward.status == RewardStatus::kOk ||
+            code_result->reward.status == RewardStatus::kError) {
+          out->verdict = std::string(reward::CodeVerdictName(code_result->verdict));
+        }
+      } else {
+        result = remote_ != nullptr   ? remote_->Check(fields.completion, fields.gold)
+                 : math_.has_value() ? math_->Check(fields.completion, fields.gold)
+                                     : reward::FormatReward(fields.completion, format_);
+      }
       out->latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
       out->checked = true;
       // The checkers promise a reward of 0 unless the verdict is ok.
@@ -217,11 +243,12 @@ class Scorer {
     out->status = result.status;
     out->reward = result.value;
     out->label = fields.label;
-    out->json = Output(fields.id, out->line, result, fields.label, out->checked);
+    out->json = Output(fields.id, out->line, result, fields.label, out->checked,
+                       code_result.has_value() ? &*code_result : nullptr);
   }
 
   std::string Output(const Json& id, int64_t line, const RewardResult& result, int label,
-                     bool checked) const {
+                     bool checked, const reward::CodeResult* code) const {
     OrderedJson json;
     json["id"] = id;
     json["line"] = line;
@@ -229,6 +256,7 @@ class Scorer {
     json["status"] = Name(result.status);
     json["extracted"] = result.extracted;
     json["reason"] = result.reason;
+    if (code != nullptr) AddCodeFields(*code, &json);
     if (!label_field_.empty()) {
       json["label"] = label < 0 ? OrderedJson() : OrderedJson(label == 1);
       json["agree"] =
@@ -244,6 +272,9 @@ class Scorer {
   const std::string label_field_;
   const config::FormatRewardOptions format_;
   const std::optional<reward::MathChecker> math_;
+  const std::unique_ptr<reward::CodeChecker> code_;
+  const std::unique_ptr<RemoteChecker> remote_;  // --server: scores instead of math_/format_
+  const CodeTaskReader code_reader_;
 };
 
 // Nearest-rank percentile of sorted values.
@@ -365,6 +396,7 @@ class Pipeline {
     ++summary->status_counts[Name(scored.status)];
     summary->reward_sum += scored.reward;
     if (scored.malformed) ++summary->malformed;
+    if (!scored.verdict.empty()) ++summary->verdict_counts[scored.verdict];
     if (scored.sanitized) ++summary->invalid_utf8_lines;
     if (scored.checked) {
       ++summary->checked;
@@ -446,6 +478,7 @@ absl::StatusOr<EvalSummary> RunEvalRewardsOrThrow(const config::Config& config, 
   for (RewardStatus status : kAllStatuses) summary.status_counts[Name(status)] = 0;
 
   std::optional<reward::MathChecker> math;
+  std::unique_ptr<reward::CodeChecker> code;
   if (job.checker() == "math") {
     absl::StatusOr<reward::MathChecker> checker =
         reward::MathChecker::Create(config.reward().math());
@@ -454,9 +487,19 @@ absl::StatusOr<EvalSummary> RunEvalRewardsOrThrow(const config::Config& config, 
           absl::StrCat("bad reward.math options: ", checker.status().message()));
     }
     math.emplace(std::move(*checker));
+  } else if (job.checker() == "code") {
+    absl::StatusOr<std::unique_ptr<reward::CodeChecker>> checker =
+        reward::CodeChecker::Create(config.reward().code());
+    if (!checker.ok()) {
+      const std::string why = absl::StrCat("reward.code: ", checker.status().message());
+      return checker.status().code() == absl::StatusCode::kInvalidArgument
+                 ? absl::InvalidArgumentError(why)
+                 : absl::FailedPreconditionError(why);
+    }
+    code = std::move(*checker);
   } else if (job.checker() != "format") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown checker \"", job.checker(), "\"; valid checkers: math, format"));
+    return absl::InvalidArgumentError(absl::StrCat("unknown checker \"", job.checker(),
+                                                   "\"; valid checkers: math, format, code"));
   }
   if (job.input().empty()) {
     return absl::InvalidArgumentError("no input: give --input=FILE.jsonl (or - for stdin)");
@@ -508,7 +551,14 @@ absl::StatusOr<EvalSummary> RunEvalRewardsOrThrow(const config::Config& config, 
   }
   std::ostream& out = to_stdout ? std::cout : out_file->stream();
 
-  const Scorer scorer(config, std::move(math));
+  std::unique_ptr<RemoteChecker> remote;
+  if (!job.server().empty()) {
+    absl::StatusOr<std::unique_ptr<RemoteChecker>> made =
+        RemoteChecker::Create(job.server(), job.checker(), config.reward());
+    if (!made.ok()) return made.status();
+    remote = std::move(*made);
+  }
+  const Scorer scorer(config, std::move(math), std::move(code), std::move(remote));
   Pipeline pipeline(scorer, workers, &out, log, from_stdin ? "<stdin>" : job.input(), progress,
                     input_bytes);
   const bool read_ok = pipeline.Run(in, &summary);

@@ -17,7 +17,7 @@ namespace grpo::cli {
 struct EvalSummary {
   std::string input;               // as configured ("-" is stdin)
   std::string output;              // empty: stdout
-  std::string checker;             // "math" or "format"
+  std::string checker;             // "math", "format" or "code"
   int64_t lines = 0;               // input lines, blank and malformed ones included
   int64_t checked = 0;             // lines that reached the checker
   int64_t malformed = 0;           // lines scored "error" because the line itself was unreadable
@@ -26,6 +26,9 @@ struct EvalSummary {
   // Every status name ("ok", "no_answer", "unparseable_gold", "timeout",
   // "error") to its line count; malformed lines count as "error".
   std::map<std::string, int64_t> status_counts;
+  // --checker=code: every verdict name ("pass", "fail", "timeout", ...) seen,
+  // to its line count.
+  std::map<std::string, int64_t> verdict_counts;
   int threads = 0;
   double seconds = 0;            // wall time of the whole run
   double checks_per_second = 0;  // checked / seconds

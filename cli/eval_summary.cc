@@ -32,6 +32,13 @@ std::string FormatSummary(const EvalSummary& s) {
     absl::StrAppend(&text, " ", Name(status), " ", it == s.status_counts.end() ? 0 : it->second);
   }
   absl::StrAppend(&text, "\n");
+  if (!s.verdict_counts.empty()) {
+    absl::StrAppend(&text, "  verdicts   ");
+    for (const auto& [verdict, count] : s.verdict_counts) {
+      absl::StrAppend(&text, " ", verdict, " ", count);
+    }
+    absl::StrAppend(&text, "\n");
+  }
   if (s.malformed > 0) {
     absl::StrAppendFormat(&text, "  malformed   %d input lines (counted as error)\n", s.malformed);
   }
@@ -65,6 +72,7 @@ std::string SummaryJson(const EvalSummary& s) {
     statuses[Name(status)] = it == s.status_counts.end() ? 0 : it->second;
   }
   json["status"] = std::move(statuses);
+  if (!s.verdict_counts.empty()) json["verdicts"] = s.verdict_counts;
   json["checked"] = s.checked;
   json["malformed"] = s.malformed;
   json["invalid_utf8_lines"] = s.invalid_utf8_lines;

@@ -19,6 +19,8 @@ packages=(
   libpcre2-dev libutf8proc-dev
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev
+  # The code sandbox: seccomp filters (reward/sandbox_seccomp.cc).
+  libseccomp-dev
 )
 
 missing=()

@@ -63,6 +63,33 @@ case "$check" in
     grep -q "two.jsonl:2: " "$work/err.log" || fail "malformed line not reported"
     [ "$(wc -l <"$work/two.out")" -eq 2 ] || fail "want 2 output lines"
     ;;
+  code-humaneval | code-mbpp)
+    # The reference solutions through the code checker: every line passes.
+    # Exit 77 (CTest's skip) when this machine cannot build the sandbox.
+    dataset=${check#code-}
+    case "$dataset" in
+      humaneval) field=canonical_solution ;;
+      mbpp) field=code ;;
+    esac
+    in="$data/$dataset.jsonl"
+    out="$work/code_$dataset.jsonl"
+    summary="$work/code_$dataset.summary.json"
+    # Generous limits: MBPP task 123 needs about 3 s of CPU on a loaded machine.
+    if ! "$grpo" eval-rewards --checker=code --preset="$dataset" --input="$in" \
+      --completion-field="$field" --output="$out" --summary="$summary" \
+      --set reward.code.cpu_seconds=30 --set reward.code.wall_seconds=120 \
+      2>"$work/code_$dataset.log"; then
+      if grep -q "user namespaces" "$work/code_$dataset.log"; then
+        echo "SKIP: no sandbox here: $(cat "$work/code_$dataset.log")"
+        exit 77
+      fi
+      fail "exit: $(cat "$work/code_$dataset.log")"
+    fi
+    cat "$work/code_$dataset.log"
+    [ "$(wc -l <"$in")" -eq "$(wc -l <"$out")" ] || fail "output and input line counts differ"
+    grep -q '"accuracy":1.0,' "$summary" || fail "accuracy is not 1: $(cat "$summary")"
+    [ "$(grep -c '"verdict":"pass"' "$out")" -eq "$(wc -l <"$in")" ] || fail "not every verdict is pass"
+    ;;
   *)
     fail "unknown check $check"
     ;;

@@ -230,10 +230,10 @@ TEST(RunEvalRewardsTest, BadJobsAreErrors) {
   WriteFile(input, "{\"completion\": \"\\\\boxed{1}\", \"answer\": \"1\"}\n");
 
   config::Config config = MathJob(input, TempPath("x.jsonl"), 1);
-  config.mutable_eval_rewards()->set_checker("code");
+  config.mutable_eval_rewards()->set_checker("nonesuch");
   absl::StatusOr<EvalSummary> summary = RunEvalRewards(config, nullptr);
   ASSERT_FALSE(summary.ok());
-  EXPECT_TRUE(Contains(std::string(summary.status().message()), "math, format"));
+  EXPECT_TRUE(Contains(std::string(summary.status().message()), "math, format, code"));
 
   summary = RunEvalRewards(MathJob("", TempPath("x.jsonl"), 1), nullptr);
   EXPECT_EQ(summary.status().code(), absl::StatusCode::kInvalidArgument);
