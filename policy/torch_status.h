@@ -1,4 +1,4 @@
-// The policy/ boundary for LibTorch errors. Private to policy/.
+// The LibTorch boundary: c10::Error to Status. For policy/ and grpo/ only.
 #ifndef GRPO_POLICY_TORCH_STATUS_H_
 #define GRPO_POLICY_TORCH_STATUS_H_
 
