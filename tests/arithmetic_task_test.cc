@@ -38,22 +38,35 @@ TEST(ArithmeticTaskTest, CorrectSolutionsAgreeWithIntegerAddition) {
   }
 }
 
-TEST(ArithmeticTaskTest, ImperfectSolutionsForgetOneCarryAndSayTheWrongAnswer) {
-  auto problems = GenerateArithmetic({3, 4, 0.3}, 4000, 2);
+TEST(ArithmeticTaskTest, ImperfectSolutionsForgetCarriesAndSayTheAnswerTheirThoughtGives) {
+  auto problems = GenerateArithmetic({3, 4, 0.5}, 4000, 2);
   ASSERT_TRUE(problems.ok());
-  int wrong = 0;
+  const std::regex column_re(R"((\d)\+(\d)(\+1)?=(\d+))");
+  int wrong = 0, carries_in = 0, carries_written = 0;
   for (const ArithmeticProblem& p : *problems) {
     const bool says_gold = p.solution.find("<answer>" + p.answer + "</answer>") != std::string::npos;
     EXPECT_EQ(says_gold, p.solution_correct) << p.prompt << " " << p.solution;
     if (!p.solution_correct) ++wrong;
+    // Every column's sum is right for what it writes, and a dropped carry is
+    // the only way a column differs from the correct addition.
+    int carry = 0;
+    for (std::sregex_iterator it(p.solution.begin(), p.solution.end(), column_re), end; it != end; ++it) {
+      const int x = std::stoi((*it)[1]), y = std::stoi((*it)[2]), wrote = (*it)[3].matched ? 1 : 0;
+      EXPECT_EQ(std::stoi((*it)[4]), x + y + wrote) << p.solution;
+      EXPECT_LE(wrote, carry) << "a carry out of nowhere: " << p.solution;
+      carries_in += carry;
+      carries_written += wrote;
+      carry = (x + y + wrote) / 10;
+    }
   }
-  // 30% are drawn as errors; those without a carry stay correct (~10% of 3-4 digit sums).
-  EXPECT_GT(wrong, 4000 * 0.22);
-  EXPECT_LT(wrong, 4000 * 0.31);
+  // Half of the carries are forgotten.
+  EXPECT_NEAR(static_cast<double>(carries_written) / carries_in, 0.5, 0.03);
+  EXPECT_GT(wrong, 4000 * 0.4);
+  EXPECT_EQ(GenerateArithmetic({3, 4, 0.0}, 500, 2)->at(0).solution_correct, true);
 }
 
 TEST(ArithmeticTaskTest, DeterministicAndSplitsAreDisjoint) {
-  const ArithmeticTaskOptions o{2, 3, 0.3};
+  const ArithmeticTaskOptions o{2, 3, 0.3};  // digits 2-3, carries dropped at 0.3
   auto a = GenerateArithmetic(o, 300, 7), b = GenerateArithmetic(o, 300, 7);
   ASSERT_TRUE(a.ok() && b.ok());
   for (size_t i = 0; i < a->size(); ++i) {
