@@ -80,6 +80,8 @@ absl::Status ApplyPreset(const std::string& preset, config::Config* config) {
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
+      {"train", "run GRPO; by default the miniature DeepSeek-R1 (configs/mini_r1.textproto)",
+       &TrainCommand},
       {"eval-rewards", "score a JSONL file of completions with a reward checker",
        &EvalRewardsCommand},
       {"sample", "generate completions from a checkpoint (HF directory or GGUF)", &SampleCommand},

@@ -46,6 +46,11 @@ int SampleCommand(const std::vector<std::string>& args);
 // SIGTERM; returns the exit code.
 int RewardServerCommand(const std::vector<std::string>& args);
 
+// --- train ---
+
+// `grpo train ARGS...`: the GRPO run (grpo/trainer.h); returns the exit code.
+int TrainCommand(const std::vector<std::string>& args);
+
 }  // namespace grpo::cli
 
 #endif  // GRPO_CLI_COMMANDS_H_

@@ -45,6 +45,26 @@ case "$check" in
     grep -q 'im_start' "$work/err.log" || fail "--chat error unclear: $(cat "$work/err.log")"
     set -e
     ;;
+  train-short)
+    # The main job's command, shortened: the shipped config with a few steps
+    # writes the resolved config, metrics and the summary.
+    "$grpo" train --config="$data/../configs/mini_r1.textproto" --set train.output_dir="$work/runs" \
+      --set train.sft.steps=4 --set train.grpo.steps=2 --set train.arithmetic.heldout_problems=10 \
+      >"$work/train.out" 2>"$work/train.log" || fail "exit $?: $(cat "$work/train.log")"
+    grep -q '^accuracy_after ' "$work/train.out" || fail "no accuracy_after: $(cat "$work/train.out")"
+    for f in config.textproto metrics.jsonl samples.jsonl summary.json model/model.safetensors; do
+      [ -s "$work/runs/mini_r1/$f" ] || fail "runs/mini_r1/$f missing"
+    done
+    [ "$(wc -l <"$work/runs/mini_r1/metrics.jsonl")" -eq 2 ] || fail "want 2 metrics lines"
+    grep -q '"accuracy_before"' "$work/runs/mini_r1/summary.json" || fail "summary lacks accuracy_before"
+    # A misspelled key names file:line:column and exits 2.
+    printf 'train { sedd: 3 }\n' >"$work/bad.textproto"
+    set +e
+    "$grpo" train --config="$work/bad.textproto" 2>"$work/err.log"
+    [ $? -eq 2 ] || fail "bad config: want exit 2"
+    grep -q 'bad.textproto:1:' "$work/err.log" || fail "bad config not located: $(cat "$work/err.log")"
+    set -e
+    ;;
   errors)
     # Usage errors exit 2, run failures 1, each with a message.
     set +e

@@ -1,0 +1,96 @@
+// `grpo train`: the GRPO run (grpo/trainer.h). With no reward server given it
+// starts one on loopback for the run, with the built-in components.
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "cli/atomic_file.h"
+#include "cli/commands.h"
+#include "cli/flags.h"
+#include "grpo/trainer.h"
+#include "proto/config_io.h"
+#include "reward/reward_registry.h"
+#include "reward/reward_service.h"
+
+namespace grpo::cli {
+namespace {
+
+constexpr char kUsage[] = R"(Usage: grpo train [--config=configs/mini_r1.textproto] [--set train.a.b=value ...]
+
+Runs GRPO. The default (no config) is the miniature DeepSeek-R1 of
+configs/mini_r1.textproto: a ~0.8M-parameter Llama with a character tokenizer
+learns multi-digit addition with a chain of thought, first by SFT on worked
+solutions that often forget a carry, then by GRPO with rule-based accuracy and
+format rewards served over gRPC. It prints, and writes to runs/NAME/summary.json,
+the held-out greedy accuracy before and after GRPO.
+
+)";
+
+int Fail(const absl::Status& s, int code) {
+  std::cerr << "grpo train: " << s.message() << "\n";
+  return code;
+}
+
+}  // namespace
+
+int TrainCommand(const std::vector<std::string>& args) {
+  const std::vector<FlagDef> defs = {
+      {"config", "FILE", "the run's config (text proto; schema in proto/config.proto)"},
+      {"set", "PATH=VALUE", "override one config field, e.g. train.grpo.steps=10", true},
+      {"reward-server", "ADDR", "score through this reward server instead of starting one"},
+      {"help", "", "print this help"},
+  };
+  absl::StatusOr<ParsedFlags> flags = ParseFlags(args, defs);
+  if (!flags.ok()) return Fail(flags.status(), kExitUsage);
+  if (flags->GetBool("help")) {
+    std::cout << kUsage << FlagHelp(defs);
+    return kExitOk;
+  }
+  absl::StatusOr<config::Config> config = config::LoadConfig(flags->Get("config"), flags->GetAll("set"));
+  if (!config.ok()) return Fail(config.status(), kExitUsage);
+  if (flags->Has("reward-server")) config->mutable_train()->set_reward_server(flags->Get("reward-server"));
+  const config::TrainJob& job = config->train();
+
+  // The run's own reward server, on loopback, when none is given.
+  reward::ComponentRegistry registry;
+  std::unique_ptr<reward::RewardServer> server;
+  std::string target = job.reward_server();
+  if (target.empty()) {
+    if (absl::Status s = reward::RegisterBuiltinComponents(config->reward(), &registry); !s.ok()) {
+      return Fail(s, kExitUsage);
+    }
+    reward::ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.threads = 1;
+    absl::StatusOr<std::unique_ptr<reward::RewardServer>> started = reward::RewardServer::Start(options, &registry);
+    if (!started.ok()) return Fail(started.status(), kExitFailure);
+    server = std::move(*started);
+    target = absl::StrCat("127.0.0.1:", server->port());
+    std::cerr << "reward server on " << target << "\n";
+  }
+  // The resolved config goes with the run.
+  AtomicFile resolved(job.output_dir() + "/" + job.name() + "/config.textproto");
+  if (absl::Status s = resolved.Open(); !s.ok()) return Fail(s, kExitFailure);
+  resolved.stream() << config::ToTextProto(*config);
+  if (absl::Status s = resolved.Commit(); !s.ok()) return Fail(s, kExitFailure);
+
+  absl::StatusOr<train::TrainSummary> summary = train::RunTraining(job, target, &std::cerr);
+  if (server) server->Shutdown(absl::Seconds(5));
+  if (!summary.ok()) {
+    return Fail(summary.status(), summary.status().code() == absl::StatusCode::kInvalidArgument ? kExitUsage
+                                                                                                : kExitFailure);
+  }
+  std::cout << absl::StrFormat(
+      "accuracy_before %.3f\naccuracy_after %.3f\nwall_seconds %.1f (SFT %.1f, GRPO %.1f)\nrun %s\n",
+      summary->accuracy_before, summary->accuracy_after, summary->wall_seconds, summary->sft_seconds,
+      summary->grpo_seconds, summary->run_dir);
+  if (summary->failed_rewards > 0) {
+    std::cout << "warning: " << summary->failed_rewards << " rewards failed and were counted as 0\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace grpo::cli

@@ -1,0 +1,444 @@
+#include "grpo/trainer.h"
+
+#include <torch/utils.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "grpo/arithmetic_task.h"
+#include "grpo/objective.h"
+#include "grpo/optimizer.h"
+#include "grpo/sequence_batch.h"
+#include "nlohmann/json.hpp"
+#include "policy/logprobs.h"
+#include "policy/model.h"
+#include "policy/tokenizer.h"
+#include "policy/torch_status.h"
+#include "proto/status_macros.h"
+#include "reward/reward_client.h"
+#include "rollout/rollout_worker.h"
+
+namespace grpo::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Special ids of the scratch tokenizer, in its special_tokens order.
+constexpr int64_t kPad = 0, kBos = 1, kEos = 2;
+
+std::unique_ptr<policy::Tokenizer> ScratchTokenizer() {
+  policy::CharTokenizerOptions o;
+  o.special_tokens = {"<pad>", "<s>", "</s>"};
+  o.alphabet = "0123456789+= <>/thinkaswer";  // digits, the operators and the R1 tags
+  o.unknown_token = "";
+  return policy::MakeCharTokenizer(o);
+}
+
+absl::StatusOr<policy::CausalLM> ScratchModel(const config::ScratchModel& m, int64_t vocab, uint64_t seed) {
+  policy::ModelConfig c;
+  c.vocab_size = vocab;
+  c.hidden_size = m.hidden_size();
+  c.intermediate_size = m.intermediate_size() > 0 ? m.intermediate_size() : m.hidden_size() * 8 / 3;
+  c.num_hidden_layers = m.num_layers();
+  c.num_attention_heads = m.num_heads();
+  c.num_key_value_heads = m.num_heads();
+  c.head_dim = m.num_heads() > 0 ? m.hidden_size() / m.num_heads() : 0;
+  c.max_position_embeddings = m.max_positions();
+  c.bos_token_id = kBos;
+  c.eos_token_id = kEos;
+  return policy::MakeCausalLM(c, seed);
+}
+
+absl::Status CheckJob(const config::TrainJob& job) {
+  const auto& g = job.grpo();
+  if (g.steps() < 0 || g.prompts_per_step() < 1 || g.group_size() < 2 || g.max_new_tokens() < 1 ||
+      job.sft().steps() < 0 || job.sft().batch_size() < 1 || job.threads() < 1) {
+    return absl::InvalidArgumentError(
+        "train: need grpo.steps >= 0, prompts_per_step >= 1, group_size >= 2, max_new_tokens >= 1, "
+        "sft.steps >= 0, sft.batch_size >= 1, threads >= 1");
+  }
+  if (job.name().empty() || job.name().find('/') != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("train.name must be one path component, got \"", job.name(), "\""));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<reward::v1::Component> RewardSpec(const config::GrpoStage& g) {
+  std::vector<reward::v1::Component> out;
+  for (const config::RewardComponentSpec& r : g.rewards()) {
+    reward::v1::Component c;
+    c.set_name(r.name());
+    c.set_weight(r.weight());
+    out.push_back(c);
+  }
+  if (out.empty()) {  // the R1 recipe: accuracy, plus a little for the format
+    out.resize(2);
+    out[0].set_name("math_accuracy");
+    out[0].set_weight(1.0);
+    out[1].set_name("format");
+    out[1].set_weight(0.1);
+  }
+  return out;
+}
+
+PolicyLossOptions LossOptions(const config::GrpoStage& g) {
+  const KlEstimator kl[] = {KlEstimator::kK1, KlEstimator::kK2, KlEstimator::kK3};
+  const LossAggregation agg[] = {LossAggregation::kTokenMean, LossAggregation::kSeqMeanTokenMean,
+                                 LossAggregation::kSeqMeanTokenSumNorm};
+  return PolicyLossOptions()
+      .eps_low(g.eps_low())
+      .eps_high(g.eps_high())
+      .dual_clip(g.dual_clip())
+      .beta(g.beta())
+      .kl_estimator(kl[g.kl_estimator()])
+      .aggregation(agg[g.loss_aggregation()])
+      .sum_norm(g.max_new_tokens());
+}
+
+AdvantageOptions AdvantageOptionsOf(const config::GrpoStage& g) {
+  const AdvantageEstimator est[] = {AdvantageEstimator::kGrpo, AdvantageEstimator::kDrGrpo,
+                                    AdvantageEstimator::kRloo};
+  const StdScope scope[] = {StdScope::kGroup, StdScope::kBatch, StdScope::kNone};
+  return AdvantageOptions().estimator(est[g.advantage()]).std_scope(scope[g.std_scope()]).std_eps(g.std_eps());
+}
+
+// Everything one run holds.
+class Run {
+ public:
+  Run(const config::TrainJob& job, std::ostream* log) : job_(job), log_(log) {}
+
+  absl::StatusOr<TrainSummary> Go(const std::string& reward_target);
+
+ private:
+  std::vector<int64_t> PromptIds(const std::string& prompt) const {
+    std::vector<int64_t> ids{kBos};
+    for (int32_t id : tokenizer_->Encode(prompt)) ids.push_back(id);
+    return ids;
+  }
+  rollout::RolloutPrompt Prompt(const ArithmeticProblem& p) const {
+    rollout::RolloutPrompt r;
+    r.ids = PromptIds(p.prompt);
+    r.text = p.prompt;
+    r.reference.set_math_answer(p.answer);
+    return r;
+  }
+  absl::Status Sft();
+  absl::StatusOr<double> HeldOutAccuracy();
+  absl::StatusOr<json> GrpoStep(int step, Optimizer& optimizer, std::ofstream& samples);
+
+  const config::TrainJob& job_;
+  std::ostream* log_;
+  std::unique_ptr<policy::Tokenizer> tokenizer_;
+  policy::CausalLM model_{nullptr};
+  policy::CausalLM reference_{nullptr};  // frozen copy when beta > 0
+  std::vector<ArithmeticProblem> train_, heldout_;
+  std::unique_ptr<reward::RewardClient> client_;
+  std::mt19937_64 rng_;
+  int64_t failed_rewards_ = 0;
+};
+
+absl::Status Run::Sft() {
+  const config::SftStage& s = job_.sft();
+  if (s.steps() == 0) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> opt,
+                   Optimizer::Create(model_->parameters(), OptimizerOptions()
+                                                              .learning_rate(s.learning_rate())
+                                                              .warmup_steps(std::min(s.warmup_steps(), s.steps()))
+                                                              .total_steps(s.steps())
+                                                              .min_lr_ratio(s.min_lr_ratio())
+                                                              .weight_decay(s.weight_decay())));
+  model_->train();
+  for (int step = 0; step < s.steps(); ++step) {
+    std::vector<std::vector<int64_t>> prompts, completions;
+    for (int i = 0; i < s.batch_size(); ++i) {
+      const ArithmeticProblem& p = train_[rng_() % train_.size()];
+      prompts.push_back(PromptIds(p.prompt));
+      std::vector<int64_t> c;
+      for (int32_t id : tokenizer_->Encode(p.solution)) c.push_back(id);
+      c.push_back(kEos);
+      completions.push_back(std::move(c));
+    }
+    ASSIGN_OR_RETURN(SequenceBatch b, PackSequences(prompts, completions, kPad));
+    ASSIGN_OR_RETURN(policy::TokenScores scores, policy::ScoreTokens(model_, b.ids, {}, b.attention_mask));
+    double loss_value = 0;
+    try {
+      // Token-mean negative log-likelihood of the solutions.
+      torch::Tensor loss = -(scores.logprobs * b.completion_mask).sum() / b.completion_mask.sum();
+      loss.backward();
+      loss_value = loss.item<double>();
+    } catch (...) {
+      return policy::StatusFromCurrentException("SFT step");
+    }
+    ASSIGN_OR_RETURN(StepStats stats, opt->Step());
+    if (step % 100 == 0 || step + 1 == s.steps()) {
+      *log_ << absl::StrFormat("sft %4d/%d  loss %.4f  lr %.2e\n", step + 1, s.steps(), loss_value,
+                               stats.learning_rate)
+            << std::flush;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<double> Run::HeldOutAccuracy() {
+  rollout::RolloutOptions o;
+  o.sampler.temperature(0).n(1).max_new_tokens(job_.grpo().max_new_tokens()).stop_token_ids({kEos});
+  o.components.resize(1);
+  o.components[0].set_name("math_accuracy");
+  o.components[0].set_weight(1.0);
+  rollout::RolloutWorker worker(&model_, tokenizer_.get(), client_.get(), o);
+  std::vector<rollout::RolloutPrompt> prompts;
+  for (const ArithmeticProblem& p : heldout_) prompts.push_back(Prompt(p));
+  model_->eval();
+  ASSIGN_OR_RETURN(rollout::RolloutBatch batch, worker.Run(prompts, 0));
+  model_->train();
+  if (batch.failed > 0) {
+    return absl::UnavailableError(absl::StrCat("held-out evaluation: ", batch.failed, " of ",
+                                               batch.statuses.size(), " rewards failed (first status \"",
+                                               *std::find_if(batch.statuses.begin(), batch.statuses.end(),
+                                                             [](const std::string& s) { return s != "ok"; }),
+                                               "\")"));
+  }
+  double correct = 0;
+  for (const auto& c : batch.components) correct += c.at("math_accuracy");
+  return correct / static_cast<double>(batch.components.size());
+}
+
+absl::StatusOr<json> Run::GrpoStep(int step, Optimizer& optimizer, std::ofstream& samples) {
+  const config::GrpoStage& g = job_.grpo();
+  const Clock::time_point start = Clock::now();
+  // --- rollout: sample and score ---
+  std::vector<rollout::RolloutPrompt> prompts;
+  for (int i = 0; i < g.prompts_per_step(); ++i) prompts.push_back(Prompt(train_[rng_() % train_.size()]));
+  rollout::RolloutOptions ro;
+  ro.sampler.temperature(g.temperature()).n(g.group_size()).max_new_tokens(g.max_new_tokens()).stop_token_ids({kEos});
+  ro.components = RewardSpec(g);
+  rollout::RolloutWorker worker(&model_, tokenizer_.get(), client_.get(), ro);
+  model_->eval();
+  ASSIGN_OR_RETURN(rollout::RolloutBatch batch, worker.Run(prompts, job_.seed() * 1000003 + step));
+  model_->train();
+  failed_rewards_ += batch.failed;
+  if (batch.failed > 0) {
+    *log_ << "warning: step " << step + 1 << ": " << batch.failed
+          << " rewards did not come back ok (scored 0); is the reward server alive?\n";
+  }
+  const int64_t b = batch.num_prompts, gsize = batch.group_size, n = b * gsize;
+  // --- advantages and the update ---
+  const Clock::time_point train_start = Clock::now();
+  torch::Tensor rewards = torch::tensor(batch.rewards, torch::kDouble).reshape({b, gsize});
+  ASSIGN_OR_RETURN(torch::Tensor advantages, ComputeAdvantages(rewards, AdvantageOptionsOf(g)));
+  ASSIGN_OR_RETURN(torch::Tensor signal, GroupsWithSignal(rewards));
+  std::vector<std::vector<int64_t>> rows, completions;
+  std::vector<std::vector<float>> old_logprobs;
+  int64_t tokens = 0, longest = 0, truncated = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const policy::Completion& c = batch.completions[static_cast<size_t>(i)];
+    rows.push_back(batch.prompt_ids[static_cast<size_t>(i / gsize)]);
+    completions.push_back(c.ids);
+    old_logprobs.push_back(c.logprobs);
+    tokens += static_cast<int64_t>(c.ids.size());
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(c.ids.size()));
+    truncated += c.finish == policy::FinishReason::kLength;
+  }
+  ASSIGN_OR_RETURN(SequenceBatch seq, PackSequences(rows, completions, kPad, old_logprobs));
+  ASSIGN_OR_RETURN(policy::TokenScores scores, policy::ScoreTokens(model_, seq.ids, {}, seq.attention_mask));
+  torch::Tensor ref_logprobs;
+  if (g.beta() > 0) {
+    torch::NoGradGuard no_grad;
+    ASSIGN_OR_RETURN(policy::TokenScores ref, policy::ScoreTokens(reference_, seq.ids, {}, seq.attention_mask));
+    ref_logprobs = ref.logprobs;
+  }
+  const PolicyLossOptions loss_options = LossOptions(g);
+  ASSIGN_OR_RETURN(TokenTerms terms, ComputeTokenTerms(scores.logprobs, seq.completion_values, ref_logprobs,
+                                                       advantages.reshape(-1).to(torch::kFloat), loss_options));
+  ASSIGN_OR_RETURN(StepCounts counts, CountStep(seq.completion_mask));
+  ASSIGN_OR_RETURN(torch::Tensor loss, AggregateLoss(terms.loss, seq.completion_mask, counts, loss_options));
+  json m;
+  try {
+    loss.backward();
+    const torch::Tensor mask = seq.completion_mask;
+    const double mask_sum = mask.sum().item<double>();
+    auto masked_mean = [&](const torch::Tensor& t) {
+      return (t.detach().to(torch::kFloat) * mask).sum().item<double>() / mask_sum;
+    };
+    m["loss"] = loss.item<double>();
+    m["entropy"] = masked_mean(scores.entropy);
+    m["clip_frac_low"] = masked_mean(terms.clipped_low);
+    m["clip_frac_high"] = masked_mean(terms.clipped_high);
+    if (terms.kl.defined()) m["kl"] = masked_mean(terms.kl);
+    // Sampler against teacher-forced log-probs of the same tokens (should be ~1e-6).
+    m["logprob_mismatch_max"] =
+        ((scores.logprobs.detach() - seq.completion_values).abs() * mask).max().item<double>();
+    m["reward_mean"] = rewards.mean().item<double>();
+    m["reward_std"] = rewards.std().item<double>();
+    m["frac_reward_zero_std"] = 1.0 - signal.to(torch::kDouble).mean().item<double>();
+  } catch (...) {
+    return policy::StatusFromCurrentException("GRPO update");
+  }
+  ASSIGN_OR_RETURN(StepStats stats, optimizer.Step());
+  const double train_seconds = SecondsSince(train_start);
+  // --- metrics ---
+  std::map<std::string, double> component_sum;
+  for (const auto& comps : batch.components) {
+    for (const auto& [name, value] : comps) component_sum[name] += value;
+  }
+  for (const auto& [name, sum] : component_sum) m["reward/" + name] = sum / static_cast<double>(n);
+  m["step"] = step + 1;
+  m["accuracy"] = component_sum.count("math_accuracy") ? component_sum["math_accuracy"] / static_cast<double>(n) : 0.0;
+  m["completion_len_mean"] = static_cast<double>(tokens) / static_cast<double>(n);
+  m["completion_len_max"] = longest;
+  m["truncated_frac"] = static_cast<double>(truncated) / static_cast<double>(n);
+  m["grad_norm"] = stats.grad_norm;
+  m["update_skipped"] = stats.skipped;
+  m["learning_rate"] = stats.learning_rate;
+  m["failed_rewards"] = batch.failed;
+  m["time/rollout_s"] = batch.sample_seconds;
+  m["time/reward_wait_s"] = batch.reward_wait_seconds;
+  m["time/train_s"] = train_seconds;
+  m["time/step_s"] = SecondsSince(start);
+  m["rollout_tokens_per_s"] = static_cast<double>(tokens) / std::max(batch.sample_seconds, 1e-9);
+  m["train_tokens_per_s"] = static_cast<double>(seq.attention_mask.sum().item<int64_t>()) / std::max(train_seconds, 1e-9);
+  // The first group's completions, for reading what the policy writes.
+  for (int64_t i = 0; i < std::min<int64_t>(gsize, 4); ++i) {
+    samples << json{{"step", step + 1},
+                    {"prompt", prompts[0].text},
+                    {"completion", batch.texts[static_cast<size_t>(i)]},
+                    {"reward", batch.rewards[static_cast<size_t>(i)]},
+                    {"status", batch.statuses[static_cast<size_t>(i)]}}
+                   .dump()
+            << "\n";
+  }
+  samples.flush();
+  return m;
+}
+
+absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
+  RETURN_IF_ERROR(CheckJob(job_));
+  const Clock::time_point start = Clock::now();
+  torch::set_num_threads(job_.threads());
+  torch::manual_seed(job_.seed());
+  rng_.seed(job_.seed());
+  TrainSummary summary;
+  summary.run_dir = (std::filesystem::path(job_.output_dir()) / job_.name()).string();
+  std::error_code ec;
+  std::filesystem::create_directories(summary.run_dir, ec);
+  if (ec) return absl::PermissionDeniedError(absl::StrCat("cannot create ", summary.run_dir, ": ", ec.message()));
+
+  // The reward service must be up, and know every component the spec names.
+  reward::ClientOptions co;
+  co.target = reward_target;
+  co.per_sample_timeout = absl::Seconds(30);
+  ASSIGN_OR_RETURN(client_, reward::RewardClient::Create(co));
+  absl::StatusOr<bool> healthy = client_->Healthy(absl::Seconds(10));
+  if (!healthy.ok() || !*healthy) {
+    return absl::UnavailableError(absl::StrCat("the reward service at ", reward_target, " is not serving",
+                                               healthy.ok() ? "" : ": " + std::string(healthy.status().message())));
+  }
+  ASSIGN_OR_RETURN(reward::v1::ListRewardsResponse served, client_->ListRewards());
+  for (const reward::v1::Component& c : RewardSpec(job_.grpo())) {
+    const bool known = std::any_of(served.components().begin(), served.components().end(),
+                                   [&](const reward::v1::ComponentInfo& i) { return i.name() == c.name(); });
+    if (!known) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("train.grpo.rewards: the reward service has no component \"", c.name(), "\""));
+    }
+  }
+
+  // Task, tokenizer and policy.
+  const config::ArithmeticTask& t = job_.arithmetic();
+  const ArithmeticTaskOptions task{t.min_digits(), t.max_digits(), t.carry_drop_rate()};
+  ASSIGN_OR_RETURN(heldout_, GenerateArithmetic(task, t.heldout_problems(), job_.seed() * 1000 + 1));
+  std::vector<std::string> exclude;
+  for (const ArithmeticProblem& p : heldout_) exclude.push_back(p.prompt);
+  ASSIGN_OR_RETURN(train_, GenerateArithmetic(task, t.train_problems(), job_.seed() * 1000 + 2, exclude));
+  tokenizer_ = ScratchTokenizer();
+  ASSIGN_OR_RETURN(model_, ScratchModel(job_.scratch_model(), tokenizer_->vocab_size(), job_.seed()));
+  int64_t params = 0;
+  for (const torch::Tensor& p : model_->parameters()) params += p.numel();
+  int wrong = 0;
+  for (const ArithmeticProblem& p : train_) wrong += !p.solution_correct;
+  *log_ << absl::StrFormat("policy: %d parameters; SFT data: %d problems, %.1f%% of worked solutions wrong\n",
+                           params, train_.size(), 100.0 * wrong / static_cast<double>(train_.size()));
+
+  // Cold start.
+  const Clock::time_point sft_start = Clock::now();
+  RETURN_IF_ERROR(Sft());
+  summary.sft_seconds = SecondsSince(sft_start);
+  ASSIGN_OR_RETURN(summary.accuracy_before, HeldOutAccuracy());
+  *log_ << absl::StrFormat("after SFT (%.0f s): held-out greedy accuracy %.3f\n", summary.sft_seconds,
+                           summary.accuracy_before);
+  if (job_.grpo().beta() > 0) {
+    ASSIGN_OR_RETURN(reference_, ScratchModel(job_.scratch_model(), tokenizer_->vocab_size(), job_.seed()));
+    torch::NoGradGuard no_grad;
+    const auto src = model_->parameters();
+    auto dst = reference_->parameters();
+    for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+    reference_->eval();
+  }
+
+  // GRPO.
+  const config::GrpoStage& g = job_.grpo();
+  const Clock::time_point grpo_start = Clock::now();
+  ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> opt,
+                   Optimizer::Create(model_->parameters(), OptimizerOptions()
+                                                              .learning_rate(g.learning_rate())
+                                                              .warmup_steps(std::min(g.warmup_steps(), g.steps()))
+                                                              .max_grad_norm(g.max_grad_norm())));
+  std::ofstream metrics(summary.run_dir + "/metrics.jsonl", std::ios::trunc);
+  std::ofstream samples(summary.run_dir + "/samples.jsonl", std::ios::trunc);
+  if (!metrics || !samples) return absl::PermissionDeniedError(absl::StrCat("cannot write in ", summary.run_dir));
+  for (int step = 0; step < g.steps(); ++step) {
+    ASSIGN_OR_RETURN(json m, GrpoStep(step, *opt, samples));
+    if (g.eval_every() > 0 && (step + 1) % g.eval_every() == 0 && step + 1 < g.steps()) {
+      ASSIGN_OR_RETURN(double acc, HeldOutAccuracy());
+      m["heldout_accuracy"] = acc;
+    }
+    metrics << m.dump() << "\n" << std::flush;
+    *log_ << absl::StrFormat("grpo %3d/%d  reward %.3f  acc %.3f  len %.1f  clip %.3f  step %.2fs%s\n", step + 1,
+                             g.steps(), m["reward_mean"].get<double>(), m["accuracy"].get<double>(),
+                             m["completion_len_mean"].get<double>(), m["clip_frac_high"].get<double>() +
+                             m["clip_frac_low"].get<double>(), m["time/step_s"].get<double>(),
+                             m.contains("heldout_accuracy")
+                                 ? absl::StrFormat("  held-out %.3f", m["heldout_accuracy"].get<double>())
+                                 : std::string())
+          << std::flush;
+  }
+  summary.grpo_seconds = SecondsSince(grpo_start);
+  ASSIGN_OR_RETURN(summary.accuracy_after, HeldOutAccuracy());
+  summary.failed_rewards = failed_rewards_;
+  summary.wall_seconds = SecondsSince(start);
+  RETURN_IF_ERROR(policy::SaveCausalLM(model_, summary.run_dir + "/model"));
+  const json s{{"accuracy_before", summary.accuracy_before}, {"accuracy_after", summary.accuracy_after},
+               {"sft_seconds", summary.sft_seconds},         {"grpo_seconds", summary.grpo_seconds},
+               {"wall_seconds", summary.wall_seconds},       {"failed_rewards", summary.failed_rewards},
+               {"seed", job_.seed()},                        {"grpo_steps", g.steps()}};
+  std::ofstream out(summary.run_dir + "/summary.json", std::ios::trunc);
+  out << s.dump(2) << "\n";
+  if (!out.flush()) return absl::DataLossError(absl::StrCat("cannot write ", summary.run_dir, "/summary.json"));
+  return summary;
+}
+
+}  // namespace
+
+absl::StatusOr<TrainSummary> RunTraining(const config::TrainJob& job, const std::string& reward_target,
+                                         std::ostream* log) {
+  Run run(job, log);
+  return run.Go(reward_target);
+}
+
+}  // namespace grpo::train

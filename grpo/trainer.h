@@ -1,0 +1,47 @@
+// `grpo train`'s run: the miniature DeepSeek-R1 recipe on the procedural
+// addition task. A tiny Llama with a character tokenizer is built from
+// scratch, cold-started by SFT on deliberately imperfect worked solutions,
+// then trained with GRPO: each step the rollout worker samples G completions
+// per prompt and has them scored by the reward service (rule-based accuracy
+// and format), advantages are group-relative, and the clipped surrogate
+// (grpo/objective.h) is optimized with AdamW.
+//
+// A run writes to OUTPUT_DIR/NAME/: metrics.jsonl (one line per GRPO step),
+// samples.jsonl (a few completions per step with their rewards),
+// summary.json (held-out greedy accuracy before and after GRPO, wall time)
+// and the final model (model/: config.json + model.safetensors).
+//
+// Not yet: checkpoints with --resume, TensorBoard events, report.html,
+// real checkpoints (Qwen) and code tasks (issue 6).
+#ifndef GRPO_GRPO_TRAINER_H_
+#define GRPO_GRPO_TRAINER_H_
+
+#include <ostream>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "proto/config.pb.h"
+
+namespace grpo::train {
+
+struct TrainSummary {
+  std::string run_dir;
+  double accuracy_before = 0;  // held-out greedy accuracy after SFT, as a fraction
+  double accuracy_after = 0;   // after GRPO
+  double sft_seconds = 0;
+  double grpo_seconds = 0;
+  double wall_seconds = 0;
+  int64_t failed_rewards = 0;  // rewards that came back not "ok" (counted as 0)
+};
+
+// Runs `job` with the reward service at `reward_target` (gRPC target). Logs a
+// line per stage and per step to `log`. InvalidArgument for a job that cannot
+// run (sizes out of range, unknown reward component at the server);
+// Unavailable when the reward service does not answer its health check;
+// errors of the policy and the files as they come.
+absl::StatusOr<TrainSummary> RunTraining(const config::TrainJob& job, const std::string& reward_target,
+                                         std::ostream* log);
+
+}  // namespace grpo::train
+
+#endif  // GRPO_GRPO_TRAINER_H_
