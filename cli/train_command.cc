@@ -1,5 +1,8 @@
 // `grpo train`: the GRPO run (grpo/trainer.h). With no reward server given it
 // starts one on loopback for the run, with the built-in components.
+#include <signal.h>
+
+#include <atomic>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -29,6 +32,10 @@ the held-out greedy accuracy before and after GRPO.
 
 )";
 
+// Set by SIGINT/SIGTERM; the trainer polls it after every step.
+std::atomic<bool> g_stop{false};
+void RequestStop(int) { g_stop.store(true); }
+
 int Fail(const absl::Status& s, int code) {
   std::cerr << "grpo train: " << s.message() << "\n";
   return code;
@@ -41,6 +48,7 @@ int TrainCommand(const std::vector<std::string>& args) {
       {"config", "FILE", "the run's config (text proto; schema in proto/config.proto)"},
       {"set", "PATH=VALUE", "override one config field, e.g. train.grpo.steps=10", true},
       {"reward-server", "ADDR", "score through this reward server instead of starting one"},
+      {"resume", "", "continue from the run's newest checkpoint (runs/NAME/checkpoints)"},
       {"help", "", "print this help"},
   };
   absl::StatusOr<ParsedFlags> flags = ParseFlags(args, defs);
@@ -52,6 +60,7 @@ int TrainCommand(const std::vector<std::string>& args) {
   absl::StatusOr<config::Config> config = config::LoadConfig(flags->Get("config"), flags->GetAll("set"));
   if (!config.ok()) return Fail(config.status(), kExitUsage);
   if (flags->Has("reward-server")) config->mutable_train()->set_reward_server(flags->Get("reward-server"));
+  if (flags->GetBool("resume")) config->mutable_train()->set_resume(true);
   const config::TrainJob& job = config->train();
 
   // The run's own reward server, on loopback, when none is given.
@@ -77,11 +86,22 @@ int TrainCommand(const std::vector<std::string>& args) {
   resolved.stream() << config::ToTextProto(*config);
   if (absl::Status s = resolved.Commit(); !s.ok()) return Fail(s, kExitFailure);
 
-  absl::StatusOr<train::TrainSummary> summary = train::RunTraining(job, target, &std::cerr);
+  // Ctrl-C finishes the step, writes a checkpoint and exits; --resume continues.
+  struct sigaction action = {};
+  action.sa_handler = RequestStop;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  absl::StatusOr<train::TrainSummary> summary =
+      train::RunTraining(job, target, &std::cerr, [] { return g_stop.load(); });
   if (server) server->Shutdown(absl::Seconds(5));
   if (!summary.ok()) {
     return Fail(summary.status(), summary.status().code() == absl::StatusCode::kInvalidArgument ? kExitUsage
                                                                                                 : kExitFailure);
+  }
+  if (summary->interrupted) {
+    std::cout << "interrupted; the newest checkpoint is in " << summary->run_dir
+              << "/checkpoints (continue with --resume)\n";
+    return 130;
   }
   std::cout << absl::StrFormat(
       "accuracy_before %.3f\naccuracy_after %.3f\nwall_seconds %.1f (SFT %.1f, GRPO %.1f)\nrun %s\n",

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <functional>
+#include <sstream>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -17,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "grpo/arithmetic_task.h"
+#include "grpo/checkpoint.h"
 #include "grpo/objective.h"
 #include "grpo/optimizer.h"
 #include "grpo/sequence_batch.h"
@@ -118,10 +122,31 @@ AdvantageOptions AdvantageOptionsOf(const config::GrpoStage& g) {
   return AdvantageOptions().estimator(est[g.advantage()]).std_scope(scope[g.std_scope()]).std_eps(g.std_eps());
 }
 
+// Drops the JSONL lines of `path` whose "step" is past `steps_done` (they came
+// after the checkpoint being resumed); a missing file is fine.
+absl::Status KeepLinesUpToStep(const std::string& path, int64_t steps_done) {
+  std::ifstream in(path);
+  if (!in) return absl::OkStatus();
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.contains("step") && j["step"].is_number_integer() &&
+        j["step"].get<int64_t>() <= steps_done) {
+      kept += line + "\n";
+    }
+  }
+  in.close();
+  std::ofstream out(path, std::ios::trunc);
+  out << kept;
+  if (!out.flush()) return absl::DataLossError(absl::StrCat("cannot rewrite ", path));
+  return absl::OkStatus();
+}
+
 // Everything one run holds.
 class Run {
  public:
-  Run(const config::TrainJob& job, std::ostream* log) : job_(job), log_(log) {}
+  Run(const config::TrainJob& job, std::ostream* log, std::function<bool()> stop_requested)
+      : job_(job), log_(log), stop_requested_(std::move(stop_requested)) {}
 
   absl::StatusOr<TrainSummary> Go(const std::string& reward_target);
 
@@ -150,7 +175,9 @@ class Run {
   std::vector<ArithmeticProblem> train_, heldout_;
   std::unique_ptr<reward::RewardClient> client_;
   std::mt19937_64 rng_;
+  std::function<bool()> stop_requested_;
   int64_t failed_rewards_ = 0;
+  double accounted_grpo_seconds_ = 0;  // GRPO time already added to the checkpointed state
 };
 
 absl::Status Run::Sft() {
@@ -375,34 +402,74 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
   *log_ << absl::StrFormat("policy: %d parameters; SFT data: %d problems, %.1f%% of worked solutions wrong\n",
                            params, train_.size(), 100.0 * wrong / static_cast<double>(train_.size()));
 
-  // Cold start.
-  const Clock::time_point sft_start = Clock::now();
-  RETURN_IF_ERROR(Sft());
-  summary.sft_seconds = SecondsSince(sft_start);
-  ASSIGN_OR_RETURN(summary.accuracy_before, HeldOutAccuracy());
-  *log_ << absl::StrFormat("after SFT (%.0f s): held-out greedy accuracy %.3f\n", summary.sft_seconds,
-                           summary.accuracy_before);
-  if (job_.grpo().beta() > 0) {
-    ASSIGN_OR_RETURN(reference_, ScratchModel(job_.scratch_model(), tokenizer_->vocab_size(), job_.seed()));
-    torch::NoGradGuard no_grad;
-    const auto src = model_->parameters();
-    auto dst = reference_->parameters();
-    for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
-    reference_->eval();
+  // Resume from the newest checkpoint, or cold-start with SFT.
+  const config::GrpoStage& g = job_.grpo();
+  TrainerState state;
+  std::string checkpoint;
+  if (job_.resume()) {
+    absl::StatusOr<std::string> latest = LatestCheckpoint(summary.run_dir);
+    if (latest.ok()) {
+      checkpoint = *latest;
+    } else {
+      *log_ << "no checkpoint to resume from in " << summary.run_dir << "; starting fresh\n";
+    }
   }
+  if (!checkpoint.empty()) {
+    ASSIGN_OR_RETURN(state, ReadTrainerState(checkpoint));
+    ASSIGN_OR_RETURN(model_, policy::LoadCausalLM(checkpoint + "/model"));
+    if (g.beta() > 0) {
+      ASSIGN_OR_RETURN(reference_, policy::LoadCausalLM(checkpoint + "/reference"));
+    }
+    std::istringstream rng_text(state.rng);
+    rng_text >> rng_;
+    if (rng_text.fail()) return absl::DataLossError(absl::StrCat(checkpoint, "/state.json: bad rng state"));
+    *log_ << "resumed from " << checkpoint << " at GRPO step " << state.step << "\n";
+  } else {
+    const Clock::time_point sft_start = Clock::now();
+    RETURN_IF_ERROR(Sft());
+    state.sft_seconds = SecondsSince(sft_start);
+    ASSIGN_OR_RETURN(state.accuracy_before, HeldOutAccuracy());
+    *log_ << absl::StrFormat("after SFT (%.0f s): held-out greedy accuracy %.3f\n", state.sft_seconds,
+                             state.accuracy_before);
+    if (g.beta() > 0) {
+      ASSIGN_OR_RETURN(reference_, ScratchModel(job_.scratch_model(), tokenizer_->vocab_size(), job_.seed()));
+      torch::NoGradGuard no_grad;
+      const auto src = model_->parameters();
+      auto dst = reference_->parameters();
+      for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+    }
+  }
+  if (reference_) reference_->eval();
+  summary.accuracy_before = state.accuracy_before;
+  summary.sft_seconds = state.sft_seconds;
+  failed_rewards_ = state.failed_rewards;
 
   // GRPO.
-  const config::GrpoStage& g = job_.grpo();
   const Clock::time_point grpo_start = Clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> opt,
                    Optimizer::Create(model_->parameters(), OptimizerOptions()
                                                               .learning_rate(g.learning_rate())
                                                               .warmup_steps(std::min(g.warmup_steps(), g.steps()))
                                                               .max_grad_norm(g.max_grad_norm())));
-  std::ofstream metrics(summary.run_dir + "/metrics.jsonl", std::ios::trunc);
-  std::ofstream samples(summary.run_dir + "/samples.jsonl", std::ios::trunc);
+  if (!checkpoint.empty()) RETURN_IF_ERROR(opt->Load(checkpoint + "/optimizer.pt"));
+  // The logs keep exactly the lines of the steps the model has seen.
+  RETURN_IF_ERROR(KeepLinesUpToStep(summary.run_dir + "/metrics.jsonl", state.step));
+  RETURN_IF_ERROR(KeepLinesUpToStep(summary.run_dir + "/samples.jsonl", state.step));
+  std::ofstream metrics(summary.run_dir + "/metrics.jsonl", std::ios::app);
+  std::ofstream samples(summary.run_dir + "/samples.jsonl", std::ios::app);
   if (!metrics || !samples) return absl::PermissionDeniedError(absl::StrCat("cannot write in ", summary.run_dir));
-  for (int step = 0; step < g.steps(); ++step) {
+  auto save = [&](int64_t steps_done) {
+    std::ostringstream rng_text;
+    rng_text << rng_;
+    state.step = steps_done;
+    state.rng = rng_text.str();
+    state.failed_rewards = failed_rewards_;
+    state.grpo_seconds += SecondsSince(grpo_start) - accounted_grpo_seconds_;
+    accounted_grpo_seconds_ = SecondsSince(grpo_start);
+    return WriteCheckpoint(summary.run_dir, model_, reference_ ? &reference_ : nullptr, *opt, state,
+                           job_.keep_checkpoints());
+  };
+  for (int step = static_cast<int>(state.step); step < g.steps(); ++step) {
     ASSIGN_OR_RETURN(json m, GrpoStep(step, *opt, samples));
     if (g.eval_every() > 0 && (step + 1) % g.eval_every() == 0 && step + 1 < g.steps()) {
       ASSIGN_OR_RETURN(double acc, HeldOutAccuracy());
@@ -417,8 +484,21 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
                                  ? absl::StrFormat("  held-out %.3f", m["heldout_accuracy"].get<double>())
                                  : std::string())
           << std::flush;
+    const bool stopping = stop_requested_ && stop_requested_();
+    if (stopping || step + 1 == g.steps() ||
+        (job_.checkpoint_every() > 0 && (step + 1) % job_.checkpoint_every() == 0)) {
+      RETURN_IF_ERROR(save(step + 1));
+    }
+    if (stopping && step + 1 < g.steps()) {
+      *log_ << "stopped at GRPO step " << step + 1 << "; continue with --resume\n";
+      summary.interrupted = true;
+      summary.accuracy_after = std::nan("");
+      summary.grpo_seconds = state.grpo_seconds;
+      summary.wall_seconds = SecondsSince(start);
+      return summary;
+    }
   }
-  summary.grpo_seconds = SecondsSince(grpo_start);
+  summary.grpo_seconds = state.grpo_seconds;
   ASSIGN_OR_RETURN(summary.accuracy_after, HeldOutAccuracy());
   summary.failed_rewards = failed_rewards_;
   summary.wall_seconds = SecondsSince(start);
@@ -436,8 +516,8 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
 }  // namespace
 
 absl::StatusOr<TrainSummary> RunTraining(const config::TrainJob& job, const std::string& reward_target,
-                                         std::ostream* log) {
-  Run run(job, log);
+                                         std::ostream* log, std::function<bool()> stop_requested) {
+  Run run(job, log, std::move(stop_requested));
   return run.Go(reward_target);
 }
 

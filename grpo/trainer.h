@@ -11,11 +11,17 @@
 // summary.json (held-out greedy accuracy before and after GRPO, wall time)
 // and the final model (model/: config.json + model.safetensors).
 //
-// Not yet: checkpoints with --resume, TensorBoard events, report.html,
-// real checkpoints (Qwen) and code tasks (issue 6).
+// Checkpoints (grpo/checkpoint.h) go to checkpoints/step-N every
+// checkpoint_every steps, at the end and when stopped; with job.resume() the
+// run continues from the newest one exactly (same prompts, same samples,
+// same metrics).
+//
+// Not yet: TensorBoard events, report.html, real checkpoints (Qwen) and code
+// tasks (issue 6).
 #ifndef GRPO_GRPO_TRAINER_H_
 #define GRPO_GRPO_TRAINER_H_
 
+#include <functional>
 #include <ostream>
 #include <string>
 
@@ -32,6 +38,7 @@ struct TrainSummary {
   double grpo_seconds = 0;
   double wall_seconds = 0;
   int64_t failed_rewards = 0;  // rewards that came back not "ok" (counted as 0)
+  bool interrupted = false;    // stopped early on request; a checkpoint holds the state
 };
 
 // Runs `job` with the reward service at `reward_target` (gRPC target). Logs a
@@ -39,8 +46,10 @@ struct TrainSummary {
 // run (sizes out of range, unknown reward component at the server);
 // Unavailable when the reward service does not answer its health check;
 // errors of the policy and the files as they come.
+// `stop_requested`, when set, is polled after every GRPO step (e.g. a SIGINT
+// flag): when true the run writes a checkpoint and returns with `interrupted`.
 absl::StatusOr<TrainSummary> RunTraining(const config::TrainJob& job, const std::string& reward_target,
-                                         std::ostream* log);
+                                         std::ostream* log, std::function<bool()> stop_requested = nullptr);
 
 }  // namespace grpo::train
 
