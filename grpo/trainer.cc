@@ -24,6 +24,7 @@
 #include "grpo/objective.h"
 #include "grpo/optimizer.h"
 #include "grpo/sequence_batch.h"
+#include "grpo/tensorboard_writer.h"
 #include "nlohmann/json.hpp"
 #include "policy/logprobs.h"
 #include "policy/model.h"
@@ -458,6 +459,7 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
   std::ofstream metrics(summary.run_dir + "/metrics.jsonl", std::ios::app);
   std::ofstream samples(summary.run_dir + "/samples.jsonl", std::ios::app);
   if (!metrics || !samples) return absl::PermissionDeniedError(absl::StrCat("cannot write in ", summary.run_dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<TensorBoardWriter> tensorboard, TensorBoardWriter::Create(summary.run_dir));
   auto save = [&](int64_t steps_done) {
     std::ostringstream rng_text;
     rng_text << rng_;
@@ -476,6 +478,10 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
       m["heldout_accuracy"] = acc;
     }
     metrics << m.dump() << "\n" << std::flush;
+    for (const auto& [key, value] : m.items()) {
+      if (key != "step" && value.is_number()) RETURN_IF_ERROR(tensorboard->AddScalar(key, value.get<double>(), step + 1));
+    }
+    RETURN_IF_ERROR(tensorboard->Flush());
     *log_ << absl::StrFormat("grpo %3d/%d  reward %.3f  acc %.3f  len %.1f  clip %.3f  step %.2fs%s\n", step + 1,
                              g.steps(), m["reward_mean"].get<double>(), m["accuracy"].get<double>(),
                              m["completion_len_mean"].get<double>(), m["clip_frac_high"].get<double>() +

@@ -8,16 +8,16 @@
 //
 // A run writes to OUTPUT_DIR/NAME/: metrics.jsonl (one line per GRPO step),
 // samples.jsonl (a few completions per step with their rewards),
-// summary.json (held-out greedy accuracy before and after GRPO, wall time)
-// and the final model (model/: config.json + model.safetensors).
+// summary.json (held-out greedy accuracy before and after GRPO, wall time),
+// TensorBoard event files of the metrics, and the final model (model/:
+// config.json + model.safetensors).
 //
 // Checkpoints (grpo/checkpoint.h) go to checkpoints/step-N every
 // checkpoint_every steps, at the end and when stopped; with job.resume() the
 // run continues from the newest one exactly (same prompts, same samples,
 // same metrics).
 //
-// Not yet: TensorBoard events, report.html, real checkpoints (Qwen) and code
-// tasks (issue 6).
+// Not yet: report.html, real checkpoints (Qwen) and code tasks (issue 6).
 #ifndef GRPO_GRPO_TRAINER_H_
 #define GRPO_GRPO_TRAINER_H_
 
