@@ -82,6 +82,7 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"train", "run GRPO; by default the miniature DeepSeek-R1 (configs/mini_r1.textproto)",
        &TrainCommand},
+      {"report", "write a run's report.html from its metrics (grpo train does it at the end)", &ReportCommand},
       {"eval-rewards", "score a JSONL file of completions with a reward checker",
        &EvalRewardsCommand},
       {"sample", "generate completions from a checkpoint (HF directory or GGUF)", &SampleCommand},

@@ -50,6 +50,8 @@ int RewardServerCommand(const std::vector<std::string>& args);
 
 // `grpo train ARGS...`: the GRPO run (grpo/trainer.h); returns the exit code.
 int TrainCommand(const std::vector<std::string>& args);
+// `grpo report RUN_DIR`: (re)writes a run's report.html.
+int ReportCommand(const std::vector<std::string>& args);
 
 }  // namespace grpo::cli
 

@@ -13,6 +13,7 @@
 #include "cli/atomic_file.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "grpo/run_report.h"
 #include "grpo/trainer.h"
 #include "proto/config_io.h"
 #include "reward/reward_registry.h"
@@ -110,6 +111,21 @@ int TrainCommand(const std::vector<std::string>& args) {
   if (summary->failed_rewards > 0) {
     std::cout << "warning: " << summary->failed_rewards << " rewards failed and were counted as 0\n";
   }
+  return kExitOk;
+}
+
+int ReportCommand(const std::vector<std::string>& args) {
+  const std::vector<FlagDef> defs = {{"help", "", "print this help"}};
+  absl::StatusOr<ParsedFlags> flags = ParseFlags(args, defs);
+  if (!flags.ok()) return Fail(flags.status(), kExitUsage);
+  if (flags->GetBool("help") || flags->positional().size() != 1) {
+    std::cout << "Usage: grpo report RUN_DIR\n\nWrites RUN_DIR/report.html from its metrics.jsonl and "
+                 "summary.json (grpo train does this at the end of a run).\n";
+    return flags->GetBool("help") ? kExitOk : kExitUsage;
+  }
+  const std::string dir = flags->positional()[0];
+  if (absl::Status s = train::WriteRunReport(dir, "grpo train: " + dir); !s.ok()) return Fail(s, kExitFailure);
+  std::cout << dir << "/report.html\n";
   return kExitOk;
 }
 

@@ -23,6 +23,7 @@
 #include "grpo/checkpoint.h"
 #include "grpo/objective.h"
 #include "grpo/optimizer.h"
+#include "grpo/run_report.h"
 #include "grpo/sequence_batch.h"
 #include "grpo/tensorboard_writer.h"
 #include "nlohmann/json.hpp"
@@ -516,6 +517,8 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
   std::ofstream out(summary.run_dir + "/summary.json", std::ios::trunc);
   out << s.dump(2) << "\n";
   if (!out.flush()) return absl::DataLossError(absl::StrCat("cannot write ", summary.run_dir, "/summary.json"));
+  out.close();
+  RETURN_IF_ERROR(WriteRunReport(summary.run_dir, absl::StrCat("grpo train: ", job_.name(), " (seed ", job_.seed(), ")")));
   return summary;
 }
 
