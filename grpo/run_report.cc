@@ -27,7 +27,7 @@ struct Series {
 // One chart of one or more series over the steps: axes, ticks, polylines.
 std::string Chart(const std::string& title, const std::vector<Series>& series,
                   const std::vector<json>& metrics) {
-  constexpr double kW = 420, kH = 220, kLeft = 48, kRight = 12, kTop = 24, kBottom = 28;
+  constexpr double kW = 440, kH = 230, kLeft = 58, kRight = 16, kTop = 34, kBottom = 28;
   std::vector<std::vector<std::pair<double, double>>> points(series.size());
   double x_min = INFINITY, x_max = -INFINITY, y_min = INFINITY, y_max = -INFINITY;
   for (size_t s = 0; s < series.size(); ++s) {
@@ -58,12 +58,14 @@ std::string Chart(const std::string& title, const std::vector<Series>& series,
     const double y = y_min + (y_max - y_min) * i / 4;
     absl::StrAppendFormat(&svg,
                           "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>"
-                          "<text x=\"%.1f\" y=\"%.1f\" class=\"yl\">%.3g</text>",
+                          "<text x=\"%.1f\" y=\"%.1f\" class=\"yl\">%.4g</text>",
                           kLeft, py(y), kW - kRight, py(y), kLeft - 4, py(y) + 4, y);
   }
   absl::StrAppendFormat(&svg, "<text x=\"%.1f\" y=\"%.1f\" class=\"xl\">%.0f</text>", px(x_min), kH - 10, x_min);
-  absl::StrAppendFormat(&svg, "<text x=\"%.1f\" y=\"%.1f\" class=\"xl\">step %.0f</text>", px(x_max), kH - 10, x_max);
-  double legend_x = kLeft + 8;
+  absl::StrAppendFormat(&svg, "<text x=\"%.1f\" y=\"%.1f\" class=\"xr\">step %.0f</text>", px(x_max), kH - 10,
+                        x_max);
+  // The legend sits in its own row between the title and the plot.
+  double legend_x = kLeft;
   for (size_t s = 0; s < series.size(); ++s) {
     if (points[s].empty()) continue;
     std::string line;
@@ -75,7 +77,7 @@ std::string Chart(const std::string& title, const std::vector<Series>& series,
                             py(points[s][0].second), series[s].color);
     }
     absl::StrAppendFormat(&svg, "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\" class=\"lg\">%s</text>", legend_x,
-                          kTop + 12, series[s].color, Escape(series[s].label));
+                          kTop - 8, series[s].color, Escape(series[s].label));
     legend_x += 10 + 7.0 * static_cast<double>(series[s].label.size());
   }
   return svg + "</svg>";
@@ -99,7 +101,7 @@ std::string RenderRunReport(const std::string& title, const std::vector<json>& m
       "table{border-collapse:collapse;margin:12px 0}td,th{padding:4px 12px;border-bottom:1px solid #ddd;"
       "text-align:left}.charts{display:flex;flex-wrap:wrap;gap:12px}svg{border:1px solid #eee}"
       ".t{font-size:13px;font-weight:bold}.ax{stroke:#444}.grid{stroke:#eee}.yl{font-size:10px;"
-      "text-anchor:end}.xl{font-size:10px;text-anchor:middle}.lg{font-size:11px}</style></head><body>");
+      "text-anchor:end}.xl{font-size:10px;text-anchor:start}.xr{font-size:10px;text-anchor:end}.lg{font-size:11px}</style></head><body>");
   absl::StrAppend(&html, "<h1>", Escape(title), "</h1><table>",
                   "<tr><th>held-out accuracy before GRPO</th><td>", Figure(summary, "accuracy_before", "%.3f"),
                   "</td></tr><tr><th>held-out accuracy after GRPO</th><td>",

@@ -17,7 +17,9 @@
 // run continues from the newest one exactly (same prompts, same samples,
 // same metrics).
 //
-// Not yet: report.html, real checkpoints (Qwen) and code tasks (issue 6).
+// At the end it writes report.html (grpo/run_report.h).
+//
+// Not yet: real checkpoints (Qwen) and code tasks (issue 6).
 #ifndef GRPO_GRPO_TRAINER_H_
 #define GRPO_GRPO_TRAINER_H_
 
