@@ -23,6 +23,7 @@
 #include "grpo/checkpoint.h"
 #include "grpo/objective.h"
 #include "grpo/optimizer.h"
+#include "grpo/policy_update.h"
 #include "grpo/run_report.h"
 #include "grpo/sequence_batch.h"
 #include "grpo/tensorboard_writer.h"
@@ -74,10 +75,11 @@ absl::StatusOr<policy::CausalLM> ScratchModel(const config::ScratchModel& m, int
 absl::Status CheckJob(const config::TrainJob& job) {
   const auto& g = job.grpo();
   if (g.steps() < 0 || g.prompts_per_step() < 1 || g.group_size() < 2 || g.max_new_tokens() < 1 ||
-      job.sft().steps() < 0 || job.sft().batch_size() < 1 || job.threads() < 1) {
+      g.epochs() < 1 || g.micro_batch_rows() < 0 || g.max_sampling_rounds() < 1 || job.sft().steps() < 0 ||
+      job.sft().batch_size() < 1 || job.threads() < 1) {
     return absl::InvalidArgumentError(
-        "train: need grpo.steps >= 0, prompts_per_step >= 1, group_size >= 2, max_new_tokens >= 1, "
-        "sft.steps >= 0, sft.batch_size >= 1, threads >= 1");
+        "train: need grpo.steps >= 0, prompts_per_step >= 1, group_size >= 2, max_new_tokens >= 1, epochs >= 1, "
+        "micro_batch_rows >= 0, max_sampling_rounds >= 1, sft.steps >= 0, sft.batch_size >= 1, threads >= 1");
   }
   if (job.name().empty() || job.name().find('/') != std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat("train.name must be one path component, got \"", job.name(), "\""));
@@ -251,83 +253,109 @@ absl::StatusOr<double> Run::HeldOutAccuracy() {
 absl::StatusOr<json> Run::GrpoStep(int step, Optimizer& optimizer, std::ofstream& samples) {
   const config::GrpoStage& g = job_.grpo();
   const Clock::time_point start = Clock::now();
-  // --- rollout: sample and score ---
-  std::vector<rollout::RolloutPrompt> prompts;
-  for (int i = 0; i < g.prompts_per_step(); ++i) prompts.push_back(Prompt(train_[rng_() % train_.size()]));
+  // --- rollout: sample and score (with dynamic sampling, more rounds until
+  // the batch has prompts_per_step groups whose rewards differ) ---
   rollout::RolloutOptions ro;
   ro.sampler.temperature(g.temperature()).n(g.group_size()).max_new_tokens(g.max_new_tokens()).stop_token_ids({kEos});
   ro.components = RewardSpec(g);
   rollout::RolloutWorker worker(&model_, tokenizer_.get(), client_.get(), ro);
-  model_->eval();
-  ASSIGN_OR_RETURN(rollout::RolloutBatch batch, worker.Run(prompts, job_.seed() * 1000003 + step));
-  model_->train();
-  failed_rewards_ += batch.failed;
-  if (batch.failed > 0) {
-    *log_ << "warning: step " << step + 1 << ": " << batch.failed
-          << " rewards did not come back ok (scored 0); is the reward server alive?\n";
+  const int64_t gsize = g.group_size();
+  std::vector<rollout::RolloutPrompt> prompts;       // the groups kept, [B]
+  std::vector<policy::Completion> completions;       // [B*G]
+  std::vector<std::string> texts;
+  std::vector<double> reward_values;
+  std::vector<std::map<std::string, double>> components;
+  std::vector<std::string> statuses;
+  double sample_seconds = 0, reward_wait_seconds = 0;
+  int rounds = 0, dropped_groups = 0, sampled_groups = 0;
+  while (static_cast<int>(prompts.size()) < g.prompts_per_step() &&
+         rounds < (g.dynamic_sampling() ? g.max_sampling_rounds() : 1)) {
+    std::vector<rollout::RolloutPrompt> round;
+    for (int i = 0; i < g.prompts_per_step(); ++i) round.push_back(Prompt(train_[rng_() % train_.size()]));
+    model_->eval();
+    ASSIGN_OR_RETURN(rollout::RolloutBatch batch, worker.Run(round, job_.seed() * 1000003 + step * 101 + rounds));
+    model_->train();
+    ++rounds;
+    sample_seconds += batch.sample_seconds;
+    reward_wait_seconds += batch.reward_wait_seconds;
+    failed_rewards_ += batch.failed;
+    if (batch.failed > 0) {
+      *log_ << "warning: step " << step + 1 << ": " << batch.failed
+            << " rewards did not come back ok (scored 0); is the reward server alive?\n";
+    }
+    for (size_t p = 0; p < round.size() && static_cast<int>(prompts.size()) < g.prompts_per_step(); ++p) {
+      const auto first = static_cast<size_t>(p * gsize), last = first + static_cast<size_t>(gsize);
+      ++sampled_groups;
+      const auto [lo, hi] = std::minmax_element(batch.rewards.begin() + first, batch.rewards.begin() + last);
+      // A last round that found no group with signal still trains on what it
+      // has (zero advantages: no policy-gradient step), rather than failing.
+      const bool last_chance = rounds == g.max_sampling_rounds() && prompts.empty() && p + 1 == round.size();
+      if (g.dynamic_sampling() && *lo == *hi && !last_chance) {
+        ++dropped_groups;
+        continue;
+      }
+      prompts.push_back(round[p]);
+      for (size_t i = first; i < last; ++i) {
+        completions.push_back(std::move(batch.completions[i]));
+        texts.push_back(batch.texts[i]);
+        reward_values.push_back(batch.rewards[i]);
+        components.push_back(batch.components[i]);
+        statuses.push_back(batch.statuses[i]);
+      }
+    }
   }
-  const int64_t b = batch.num_prompts, gsize = batch.group_size, n = b * gsize;
+  json m;
+  m["step"] = step + 1;
+  m["sampling_rounds"] = rounds;
+  m["groups_dropped"] = dropped_groups;
+  m["frac_reward_zero_std_sampled"] =
+      g.dynamic_sampling() ? static_cast<double>(dropped_groups) / std::max(sampled_groups, 1) : 0.0;
+  const int64_t b = static_cast<int64_t>(prompts.size()), n = b * gsize;
   // --- advantages and the update ---
   const Clock::time_point train_start = Clock::now();
-  torch::Tensor rewards = torch::tensor(batch.rewards, torch::kDouble).reshape({b, gsize});
+  torch::Tensor rewards = torch::tensor(reward_values, torch::kDouble).reshape({b, gsize});
   ASSIGN_OR_RETURN(torch::Tensor advantages, ComputeAdvantages(rewards, AdvantageOptionsOf(g)));
   ASSIGN_OR_RETURN(torch::Tensor signal, GroupsWithSignal(rewards));
-  std::vector<std::vector<int64_t>> rows, completions;
-  std::vector<std::vector<float>> old_logprobs;
+  UpdateInput input;
   int64_t tokens = 0, longest = 0, truncated = 0;
   for (int64_t i = 0; i < n; ++i) {
-    const policy::Completion& c = batch.completions[static_cast<size_t>(i)];
-    rows.push_back(batch.prompt_ids[static_cast<size_t>(i / gsize)]);
-    completions.push_back(c.ids);
-    old_logprobs.push_back(c.logprobs);
+    const policy::Completion& c = completions[static_cast<size_t>(i)];
+    input.prompts.push_back(prompts[static_cast<size_t>(i / gsize)].ids);
     tokens += static_cast<int64_t>(c.ids.size());
     longest = std::max<int64_t>(longest, static_cast<int64_t>(c.ids.size()));
     truncated += c.finish == policy::FinishReason::kLength;
   }
-  ASSIGN_OR_RETURN(SequenceBatch seq, PackSequences(rows, completions, kPad, old_logprobs));
-  ASSIGN_OR_RETURN(policy::TokenScores scores, policy::ScoreTokens(model_, seq.ids, {}, seq.attention_mask));
-  torch::Tensor ref_logprobs;
-  if (g.beta() > 0) {
-    torch::NoGradGuard no_grad;
-    ASSIGN_OR_RETURN(policy::TokenScores ref, policy::ScoreTokens(reference_, seq.ids, {}, seq.attention_mask));
-    ref_logprobs = ref.logprobs;
-  }
-  const PolicyLossOptions loss_options = LossOptions(g);
-  ASSIGN_OR_RETURN(TokenTerms terms, ComputeTokenTerms(scores.logprobs, seq.completion_values, ref_logprobs,
-                                                       advantages.reshape(-1).to(torch::kFloat), loss_options));
-  ASSIGN_OR_RETURN(StepCounts counts, CountStep(seq.completion_mask));
-  ASSIGN_OR_RETURN(torch::Tensor loss, AggregateLoss(terms.loss, seq.completion_mask, counts, loss_options));
-  json m;
-  try {
-    loss.backward();
-    const torch::Tensor mask = seq.completion_mask;
-    const double mask_sum = mask.sum().item<double>();
-    auto masked_mean = [&](const torch::Tensor& t) {
-      return (t.detach().to(torch::kFloat) * mask).sum().item<double>() / mask_sum;
-    };
-    m["loss"] = loss.item<double>();
-    m["entropy"] = masked_mean(scores.entropy);
-    m["clip_frac_low"] = masked_mean(terms.clipped_low);
-    m["clip_frac_high"] = masked_mean(terms.clipped_high);
-    if (terms.kl.defined()) m["kl"] = masked_mean(terms.kl);
-    // Sampler against teacher-forced log-probs of the same tokens (should be ~1e-6).
-    m["logprob_mismatch_max"] =
-        ((scores.logprobs.detach() - seq.completion_values).abs() * mask).max().item<double>();
-    m["reward_mean"] = rewards.mean().item<double>();
-    m["reward_std"] = rewards.std().item<double>();
-    m["frac_reward_zero_std"] = 1.0 - signal.to(torch::kDouble).mean().item<double>();
-  } catch (...) {
-    return policy::StatusFromCurrentException("GRPO update");
-  }
-  ASSIGN_OR_RETURN(StepStats stats, optimizer.Step());
+  input.completions = completions;
+  input.advantages = advantages.reshape(-1);
+  UpdateOptions uo;
+  uo.loss = LossOptions(g);
+  uo.epochs = g.epochs();
+  uo.micro_batch_rows = g.micro_batch_rows();
+  uo.mask_truncated = g.mask_truncated();
+  uo.pad_id = kPad;
+  ASSIGN_OR_RETURN(UpdateStats update, UpdatePolicy(model_, reference_ ? &reference_ : nullptr, optimizer, input, uo));
+  m["loss"] = update.loss;
+  m["entropy"] = update.entropy;
+  m["clip_frac_low"] = update.clip_frac_low;
+  m["clip_frac_high"] = update.clip_frac_high;
+  if (g.beta() > 0) m["kl"] = update.kl;
+  // Sampler against teacher-forced log-probs of the same tokens (should be ~1e-6).
+  m["logprob_mismatch_max"] = update.logprob_mismatch_max;
+  m["tokens_trained"] = update.tokens_trained;
+  m["reward_mean"] = rewards.mean().item<double>();
+  m["reward_std"] = rewards.std().item<double>();
+  m["frac_reward_zero_std"] = 1.0 - signal.to(torch::kDouble).mean().item<double>();
+  StepStats stats;
+  stats.grad_norm = update.grad_norm;
+  stats.learning_rate = update.learning_rate;
+  stats.skipped = update.skipped;
   const double train_seconds = SecondsSince(train_start);
   // --- metrics ---
   std::map<std::string, double> component_sum;
-  for (const auto& comps : batch.components) {
+  for (const auto& comps : components) {
     for (const auto& [name, value] : comps) component_sum[name] += value;
   }
   for (const auto& [name, sum] : component_sum) m["reward/" + name] = sum / static_cast<double>(n);
-  m["step"] = step + 1;
   m["accuracy"] = component_sum.count("math_accuracy") ? component_sum["math_accuracy"] / static_cast<double>(n) : 0.0;
   m["completion_len_mean"] = static_cast<double>(tokens) / static_cast<double>(n);
   m["completion_len_max"] = longest;
@@ -335,20 +363,20 @@ absl::StatusOr<json> Run::GrpoStep(int step, Optimizer& optimizer, std::ofstream
   m["grad_norm"] = stats.grad_norm;
   m["update_skipped"] = stats.skipped;
   m["learning_rate"] = stats.learning_rate;
-  m["failed_rewards"] = batch.failed;
-  m["time/rollout_s"] = batch.sample_seconds;
-  m["time/reward_wait_s"] = batch.reward_wait_seconds;
+  m["failed_rewards"] = std::count_if(statuses.begin(), statuses.end(), [](const std::string& st) { return st != "ok"; });
+  m["time/rollout_s"] = sample_seconds;
+  m["time/reward_wait_s"] = reward_wait_seconds;
   m["time/train_s"] = train_seconds;
   m["time/step_s"] = SecondsSince(start);
-  m["rollout_tokens_per_s"] = static_cast<double>(tokens) / std::max(batch.sample_seconds, 1e-9);
-  m["train_tokens_per_s"] = static_cast<double>(seq.attention_mask.sum().item<int64_t>()) / std::max(train_seconds, 1e-9);
+  m["rollout_tokens_per_s"] = static_cast<double>(tokens) / std::max(sample_seconds, 1e-9);
+  m["train_tokens_per_s"] = static_cast<double>(tokens) * g.epochs() / std::max(train_seconds, 1e-9);
   // The first group's completions, for reading what the policy writes.
   for (int64_t i = 0; i < std::min<int64_t>(gsize, 4); ++i) {
     samples << json{{"step", step + 1},
                     {"prompt", prompts[0].text},
-                    {"completion", batch.texts[static_cast<size_t>(i)]},
-                    {"reward", batch.rewards[static_cast<size_t>(i)]},
-                    {"status", batch.statuses[static_cast<size_t>(i)]}}
+                    {"completion", texts[static_cast<size_t>(i)]},
+                    {"reward", reward_values[static_cast<size_t>(i)]},
+                    {"status", statuses[static_cast<size_t>(i)]}}
                    .dump()
             << "\n";
   }

@@ -101,6 +101,26 @@ TEST_F(TrainerTest, ShortRunWritesMetricsSamplesSummaryAndModel) {
   EXPECT_THAT(log.str(), HasSubstr("after SFT"));
 }
 
+TEST_F(TrainerTest, DynamicSamplingMicroBatchesAndEpochsRun) {
+  config::TrainJob job = ShortJob("dapo");
+  job.mutable_grpo()->set_dynamic_sampling(true);
+  job.mutable_grpo()->set_max_sampling_rounds(2);
+  job.mutable_grpo()->set_mask_truncated(true);
+  job.mutable_grpo()->set_epochs(2);
+  job.mutable_grpo()->set_micro_batch_rows(3);
+  std::ostringstream log;
+  auto summary = RunTraining(job, target_, &log);
+  ASSERT_TRUE(summary.ok()) << summary.status() << "\n" << log.str();
+  for (const nlohmann::json& m : JsonLines(summary->run_dir + "/metrics.jsonl")) {
+    const int rounds = m["sampling_rounds"].get<int>();
+    EXPECT_GE(rounds, 1);
+    EXPECT_LE(rounds, 2);
+    // Groups without signal are dropped unless the last round found none at all.
+    if (m["frac_reward_zero_std"].get<double>() > 0) EXPECT_EQ(rounds, 2);
+    EXPECT_TRUE(m.contains("groups_dropped"));
+  }
+}
+
 TEST_F(TrainerTest, UnknownRewardComponentIsInvalidArgument) {
   config::TrainJob job = ShortJob("unknown");
   config::RewardComponentSpec* r = job.mutable_grpo()->add_rewards();
