@@ -273,7 +273,7 @@ absl::StatusOr<json> Run::GrpoStep(int step, Optimizer& optimizer, std::ofstream
     std::vector<rollout::RolloutPrompt> round;
     for (int i = 0; i < g.prompts_per_step(); ++i) round.push_back(Prompt(train_[rng_() % train_.size()]));
     model_->eval();
-    ASSIGN_OR_RETURN(rollout::RolloutBatch batch, worker.Run(round, job_.seed() * 1000003 + step * 101 + rounds));
+    ASSIGN_OR_RETURN(rollout::RolloutBatch batch, worker.Run(round, job_.seed() * 1000003 + step + rounds * 1000000007ULL));
     model_->train();
     ++rounds;
     sample_seconds += batch.sample_seconds;
