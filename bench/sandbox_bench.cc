@@ -4,8 +4,10 @@
 // posix_spawn + waitpid, interleaved in one run so both see the same machine.
 // Prints per-run milliseconds (median, mean, p90) for both and the ratio of
 // the medians; the goal is <= 1.5x. Also `/bin/true` through the sandbox
-// (the fixed cost of the namespaces alone) and a parallel round with
-// --workers threads on each side.
+// (the fixed cost of the namespaces alone), `python3 -I -S -B pass.py`
+// through the Python zygote (a fork of a warm interpreter in fresh nested
+// namespaces) against the same bare `python3 -I -S -B -c pass`, and a
+// parallel round with --workers threads on each side.
 //
 //   build/bench/sandbox_bench [--iterations=N] [--python=/usr/bin/python3] [--workers=N]
 #include <spawn.h>
@@ -64,10 +66,11 @@ bool BareSpawn(const std::vector<std::string>& args) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-bool Sandboxed(const Sandbox& sandbox, const std::vector<std::string>& args) {
+bool Sandboxed(const Sandbox& sandbox, const std::vector<std::string>& args,
+               std::vector<grpo::reward::SandboxFile> files = {}) {
   SandboxStep step;
   step.argv = args;
-  auto outcome = sandbox.RunOne(step);
+  auto outcome = sandbox.RunOne(step, std::move(files));
   return outcome.ok() && outcome->kind == SandboxOutcome::Kind::kExited && outcome->exit_code == 0;
 }
 
@@ -136,6 +139,19 @@ int main(int argc, char** argv) {
     boxed_true.push_back(Ms(t3 - t2));
     bare_true.push_back(Ms(t4 - t3));
   }
+  // The zygote's form against the same interpreter flags started bare.
+  const std::vector<std::string> zygote_form = {python, "-I", "-S", "-B", "pass.py"};
+  const std::vector<std::string> bare_isolated = {python, "-I", "-S", "-B", "-c", "pass"};
+  const grpo::reward::SandboxFile pass_py{"pass.py", "pass\n", false};
+  std::vector<double> bare_z, boxed_z;
+  for (int i = 0; i < iterations && sandbox.uses_python_zygote(); ++i) {
+    const auto z0 = Clock::now();
+    if (!BareSpawn(bare_isolated)) return std::fprintf(stderr, "bare -I -S -B spawn failed\n"), 1;
+    const auto z1 = Clock::now();
+    if (!Sandboxed(sandbox, zygote_form, {pass_py})) return std::fprintf(stderr, "zygote run failed\n"), 1;
+    bare_z.push_back(Ms(z1 - z0));
+    boxed_z.push_back(Ms(Clock::now() - z1));
+  }
   const Stats sb = Summarize(bare), ss = Summarize(boxed);
   const Stats st = Summarize(boxed_true), bt = Summarize(bare_true);
   std::printf("sandbox_bench: %d iterations each, interleaved, one thread\n", iterations);
@@ -154,6 +170,17 @@ int main(int argc, char** argv) {
               "%.3fx (mean); goal <= 1.5x: %s\n",
               sss.median - sbs.median, sss.median / sbs.median, sss.mean / sbs.mean,
               sss.median / sbs.median <= 1.5 ? "met" : "NOT met");
+
+  if (bare_z.empty()) {
+    std::printf("  python zygote: %s\n", sandbox.python_zygote_status().c_str());
+  } else {
+    const Stats szb = Summarize(bare_z), szs = Summarize(boxed_z);
+    Print(("bare   " + python + " -I -S -B -c pass").c_str(), szb);
+    Print(("zygote " + python + " -I -S -B pass.py").c_str(), szs);
+    std::printf("  zygote run vs bare start: %+.2f ms (median); ratio zygote/bare = %.3fx (median), "
+                "%.3fx (mean)\n",
+                szs.median - szb.median, szs.median / szb.median, szs.mean / szb.mean);
+  }
 
   // Parallel: the same number of runs on `workers` threads each side.
   auto parallel = [&](bool use_sandbox) {

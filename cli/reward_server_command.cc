@@ -17,6 +17,8 @@
 #include "cli/commands.h"
 #include "proto/config_io.h"
 #include "proto/status_macros.h"
+#include "reward/remote_component.h"
+#include "reward/reward_plugin.h"
 #include "reward/reward_registry.h"
 #include "reward/reward_service.h"
 
@@ -25,8 +27,9 @@ namespace {
 
 constexpr char kUsage[] = R"(Usage: grpo reward-server [--listen=127.0.0.1:50051] [flags]
 
-Serves the reward components (math_accuracy, format, tag_count, code_tests)
-over gRPC: RewardService Score, ScoreStream and ListRewards
+Serves the reward components (math_accuracy, format, tag_count, code_tests,
+length, repetition, language_consistency, plus --plugin and --remote-reward
+ones) over gRPC: RewardService Score, ScoreStream and ListRewards
 (proto/reward.proto) and grpc.health.v1. Scoring runs on --threads workers;
 a full queue is answered RESOURCE_EXHAUSTED. SIGTERM or SIGINT drains: health
 turns NOT_SERVING, new calls are refused, calls in flight get up to
@@ -39,6 +42,13 @@ token (--token-file); without them it refuses to start.
 The components' default options come from the reward section of --config
 (proto/config.proto RewardConfig) and --set reward.math.X=...; each sample's
 params override them. See docs/reward_service.md.
+
+Custom rewards (docs/rewards.md): --plugin=libmy_reward.so loads a shared
+library with the C ABI of reward/grpo_reward_plugin.h and serves its
+component; with --plugin-isolated each plugin runs in a helper process, so a
+plugin that crashes costs error results, not the server.
+--remote-reward=NAME=HOST:PORT forwards component NAME to another
+RewardService (any language; examples/python_reward).
 
 Flags:
 )";
@@ -59,6 +69,9 @@ std::vector<FlagDef> Flags() {
       {"token-file", "FILE", "require \"authorization: Bearer <token>\"; the token is the file's first line"},
       {"ready-file", "FILE", "write HOST:PORT here once serving (for scripts and tests)"},
       {"drain-seconds", "S", "how long in-flight calls may run after SIGTERM (default 30)"},
+      {"plugin", "FILE.so", "load a reward plugin (C ABI, reward/grpo_reward_plugin.h)", true},
+      {"plugin-isolated", "", "run every plugin in its own helper process, restarted when it dies"},
+      {"remote-reward", "NAME=HOST:PORT", "serve component NAME by forwarding to that RewardService", true},
       {"help", "", "show this help"},
   };
 }
@@ -120,6 +133,28 @@ absl::StatusOr<reward::ServerOptions> Options(const ParsedFlags& flags) {
   return options;
 }
 
+// --plugin and --remote-reward, in command-line order per flag.
+absl::Status RegisterCustomRewards(const ParsedFlags& flags, reward::ComponentRegistry* registry) {
+  reward::PluginOptions plugin_options;
+  plugin_options.isolated = flags.GetBool("plugin-isolated");
+  for (const std::string& path : flags.GetAll("plugin")) {
+    ASSIGN_OR_RETURN(std::unique_ptr<reward::RewardComponent> plugin,
+                     reward::LoadPlugin(path, plugin_options));
+    if (absl::Status s = registry->Register(std::move(plugin)); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("--plugin=", path, ": ", s.message()));
+    }
+  }
+  for (const std::string& value : flags.GetAll("remote-reward")) {
+    ASSIGN_OR_RETURN(reward::RemoteComponentOptions remote, reward::ParseRemoteReward(value));
+    ASSIGN_OR_RETURN(std::unique_ptr<reward::RewardComponent> component,
+                     reward::ConnectRemoteComponent(remote));
+    if (absl::Status s = registry->Register(std::move(component)); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("--remote-reward=", value, ": ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 int Fail(const absl::Status& status, int code) {
   std::cerr << "grpo reward-server: " << status.message() << "\n";
   return code;
@@ -154,6 +189,7 @@ int RewardServerCommand(const std::vector<std::string>& args) {
   if (absl::Status s = reward::RegisterBuiltinComponents(config->reward(), &registry); !s.ok()) {
     return Fail(s, kExitUsage);
   }
+  if (absl::Status s = RegisterCustomRewards(*flags, &registry); !s.ok()) return Fail(s, kExitUsage);
 
   // Every thread started from here on inherits the blocked signals, so only
   // sigwait below sees SIGTERM / SIGINT.

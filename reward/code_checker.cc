@@ -151,6 +151,9 @@ absl::StatusOr<std::unique_ptr<CodeChecker>> CodeChecker::Create(
   sandbox_options.python = o.python();
   sandbox_options.limits = RunLimits(o);
   sandbox_options.workers = o.workers();
+  // The harness runs forked from the sandbox's warm interpreter, compiled once.
+  sandbox_options.python_zygote_scripts = {
+      SandboxFile{kHarnessFile, code_internal::HarnessSource(), false}};
   absl::StatusOr<std::unique_ptr<Sandbox>> sandbox = Sandbox::Create(sandbox_options);
   if (!sandbox.ok()) return sandbox.status();
   // Read every string field once here: protobuf builds defaults lazily, and
@@ -169,6 +172,9 @@ CodeChecker::CodeChecker(const config::CodeRewardOptions& options, std::unique_p
 CodeChecker::~CodeChecker() = default;
 
 int CodeChecker::workers() const { return sandbox_->workers(); }
+const std::string& CodeChecker::python_zygote_status() const {
+  return sandbox_->python_zygote_status();
+}
 
 CodeResult CodeChecker::Check(std::string_view completion, const CodeTask& task) const {
   CodeResult result;

@@ -103,6 +103,9 @@ class CodeChecker {
 
   const config::CodeRewardOptions& options() const { return options_; }
   int workers() const;
+  // Whether Python tests run forked from the sandbox's warm interpreter
+  // ("on"), or why not (Sandbox::python_zygote_status).
+  const std::string& python_zygote_status() const;
 
  private:
   CodeChecker(const config::CodeRewardOptions& options, std::unique_ptr<Sandbox> sandbox);

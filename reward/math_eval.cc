@@ -81,7 +81,11 @@ ExactOutcome ExactPow(const mpq_class& base, const mpq_class& exponent, mpq_clas
   if (b == 0 && num < 0) return ExactOutcome::kNotExact;
   if (b == 0 || b == 1) { *out = b; return ExactOutcome::kValue; }
   if (b == -1) { *out = mpz_even_p(num.get_mpz_t()) ? 1 : -1; return ExactOutcome::kValue; }
-  if (!mpz_fits_slong_p(num.get_mpz_t())) return ExactOutcome::kTooLarge;
+  // |b| >= 2 here, so an exponent over kMaxExactBits is too large anyway;
+  // checking it first keeps Bits(b) * |n| from overflowing (found by UBSan).
+  if (mpz_cmpabs_ui(num.get_mpz_t(), static_cast<unsigned long>(kMaxExactBits)) > 0) {
+    return ExactOutcome::kTooLarge;
+  }
   long n = num.get_si();
   if (Bits(b) * std::labs(n) > kMaxExactBits) return ExactOutcome::kTooLarge;
   mpz_class p, q;
@@ -273,6 +277,15 @@ int CountNodes(const Node& node) {
   int n = 1;
   for (const auto& a : node.args) n += CountNodes(*a);
   return n;
+}
+
+int ExponentNesting(const Node& node) {
+  if (node.op == Op::kPow && node.args.size() == 2) {
+    return std::max(ExponentNesting(*node.args[0]), 1 + ExponentNesting(*node.args[1]));
+  }
+  int deepest = 0;
+  for (const auto& a : node.args) deepest = std::max(deepest, ExponentNesting(*a));
+  return deepest;
 }
 
 namespace {
@@ -491,7 +504,8 @@ std::timed_mutex& CasMutex() {
 
 CasVerdict CasDifferenceIsZero(const Node& a, const Node& b, const Deadline& deadline) {
   if (CountNodes(a) + CountNodes(b) > kMaxCasNodes ||
-      ExpansionTerms(a) + ExpansionTerms(b) > kMaxCasTerms) {
+      ExpansionTerms(a) + ExpansionTerms(b) > kMaxCasTerms ||
+      std::max(ExponentNesting(a), ExponentNesting(b)) > kMaxCasExponentNesting) {
     return CasVerdict::kUndecided;
   }
   std::unique_lock<std::timed_mutex> lock(CasMutex(), std::defer_lock);

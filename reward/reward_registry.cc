@@ -12,7 +12,10 @@
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "reward/format_reward.h"
+#include "reward/language_consistency.h"
+#include "reward/length_reward.h"
 #include "reward/math_checker.h"
+#include "reward/repetition_reward.h"
 
 namespace grpo::reward {
 namespace {
@@ -355,6 +358,10 @@ absl::Status RegisterBuiltinComponents(const config::RewardConfig& defaults,
   if (status.ok()) status = registry->Register(std::make_unique<FormatComponent>(defaults.format(), false));
   if (status.ok()) status = registry->Register(std::make_unique<FormatComponent>(defaults.format(), true));
   if (status.ok()) status = registry->Register(std::make_unique<CodeTests>(defaults.code()));
+  // Their params are declared rows (declared_params.h), not config messages.
+  if (status.ok()) status = registry->Register(MakeLengthComponent());
+  if (status.ok()) status = registry->Register(MakeRepetitionComponent());
+  if (status.ok()) status = registry->Register(MakeLanguageConsistencyComponent());
   return status;
 }
 

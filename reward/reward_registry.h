@@ -100,7 +100,9 @@ class ComponentRegistry {
 // Registers the built-ins with `defaults` as their options (per-sample params
 // override them): math_accuracy (MathChecker), format and tag_count
 // (format_reward.h), code_tests (CodeChecker; its sandbox is built on first
-// use, so a machine without one answers code samples with status "error").
+// use, so a machine without one answers code samples with status "error"),
+// length, repetition and language_consistency (their own headers; their
+// defaults are in their ComponentInfo, not in `defaults`).
 // InvalidArgument when a default is out of range.
 absl::Status RegisterBuiltinComponents(const config::RewardConfig& defaults,
                                        ComponentRegistry* registry);

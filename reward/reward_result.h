@@ -19,7 +19,7 @@ enum class RewardStatus {
 std::string_view RewardStatusName(RewardStatus status);
 
 struct RewardResult {
-  double value = 0.0;  // in [0, 1]; 0 unless status is kOk
+  double value = 0.0;  // 0 unless status is kOk; in [0, 1] for checks, <= 0 for penalties (length)
   RewardStatus status = RewardStatus::kError;
   std::string extracted;  // the prediction as extracted (math) or the verdict (code)
   std::string reason;     // short, human-readable why

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -63,7 +65,51 @@ bool IsLoopbackAddress(std::string_view listen) {
 }
 
 namespace {
+
 class StreamReactor;
+
+// Score's request and response. gRPC lets go of them when the call ends, and
+// so does each worker of the batch: a worker stuck in a component still reads
+// its sample after the call has been answered without it.
+class BatchMessages final : public grpc::MessageHolder<v1::ScoreRequest, v1::ScoreResponse> {
+ public:
+  BatchMessages()
+      : request_(google::protobuf::Arena::CreateMessage<v1::ScoreRequest>(&arena_)) {
+    set_request(request_);
+    set_response(&response_);
+  }
+  void Release() override { Unref(); }
+  void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+ private:
+  std::atomic<int> refs_{1};
+  // The request is parsed into an arena: its hundreds of strings cost a few
+  // block allocations and one release, instead of a malloc and free each
+  // (parsing 64 GSM8K samples: 22 us on the heap, 10 us in an arena).
+  google::protobuf::Arena arena_;
+  v1::ScoreRequest* const request_;
+  v1::ScoreResponse response_;  // on the heap: results are swapped in from Score()
+};
+
+class BatchAllocator final : public grpc::MessageAllocator<v1::ScoreRequest, v1::ScoreResponse> {
+ public:
+  grpc::MessageHolder<v1::ScoreRequest, v1::ScoreResponse>* AllocateMessages() override {
+    return new BatchMessages();
+  }
+};
+
+// What the watchdog answers for a sample whose component did not return.
+v1::Result AbandonedResult(const std::string& id, Clock::time_point arrival) {
+  v1::Result r = StatusResult(id, kStatusTimeout,
+                              "the sample's deadline passed while a component was still running "
+                              "(its worker was abandoned and replaced)");
+  r.set_latency_ms(std::chrono::duration<double, std::milli>(Clock::now() - arrival).count());
+  return r;
+}
+
 }  // namespace
 
 class RewardServer::Impl final : public v1::RewardService::CallbackService {
@@ -71,8 +117,9 @@ class RewardServer::Impl final : public v1::RewardService::CallbackService {
   Impl(const ServerOptions& options, const ComponentRegistry* registry, int threads)
       : options_(options),
         scorer_(registry, options.limits),
-        queue_(threads, options.queue_capacity > 0 ? options.queue_capacity
-                                                   : 1024 * static_cast<size_t>(threads)) {}
+        queue_(QueueOptions(options, threads)) {
+    SetMessageAllocatorFor_Score(&batch_allocator_);
+  }
 
   absl::Status Start() {
     grpc::EnableDefaultHealthCheckService(true);
@@ -151,6 +198,7 @@ class RewardServer::Impl final : public v1::RewardService::CallbackService {
 
   const SampleScorer& scorer() const { return scorer_; }
   WorkQueue& queue() { return queue_; }
+  int64_t abandoned_workers() const { return queue_.abandoned(); }
   const ServerOptions& options() const { return options_; }
 
   // --- RewardService ---
@@ -164,8 +212,19 @@ class RewardServer::Impl final : public v1::RewardService::CallbackService {
                                         v1::ListRewardsResponse* response) override;
 
  private:
+  static WorkQueueOptions QueueOptions(const ServerOptions& options, int threads) {
+    WorkQueueOptions q;
+    q.threads = threads;
+    q.capacity = options.queue_capacity > 0 ? options.queue_capacity
+                                            : 1024 * static_cast<size_t>(threads);
+    q.overdue_grace = options.hung_grace;
+    q.max_abandoned = options.max_abandoned_workers;
+    return q;
+  }
+
   const ServerOptions options_;
   const SampleScorer scorer_;
+  BatchAllocator batch_allocator_;  // before queue_: outlives the workers' last use
   WorkQueue queue_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
@@ -220,21 +279,27 @@ class StreamReactor final : public grpc::ServerBidiReactor<v1::Sample, v1::Resul
       Pump();
       return;
     }
-    const Clock::time_point arrival = Clock::now();
-    auto sample = std::make_shared<v1::Sample>(std::move(incoming_));
-    incoming_.Clear();
+    auto job = std::make_shared<Job>();
+    job->arrival = Clock::now();
+    job->sample.Swap(&incoming_);
+    job->deadline = impl_->scorer().Deadline(job->sample, job->arrival, call_deadline_);
     {
       std::lock_guard<std::mutex> lock(mu_);
       reading_ = false;
       ++outstanding_;
     }
     refs_.fetch_add(1);
-    const Clock::time_point deadline = impl_->scorer().Deadline(*sample, arrival, call_deadline_);
-    const bool queued = impl_->queue().TrySubmit([this, sample, arrival, deadline] {
-      Complete(impl_->scorer().Score(*sample, arrival, deadline));
+    const bool queued = impl_->queue().TrySubmit([this, job] {
+      // Past the deadline (and the grace) the watchdog answers instead, and
+      // this worker, once the component returns, must not.
+      WorkQueue::Watch(job->deadline, [this, job] {
+        Complete(AbandonedResult(job->sample.id(), job->arrival));
+      });
+      v1::Result result = impl_->scorer().Score(job->sample, job->arrival, job->deadline);
+      if (WorkQueue::Unwatch()) Complete(std::move(result));
     });
     if (!queued) {
-      Complete(StatusResult(sample->id(), kStatusExhausted,
+      Complete(StatusResult(job->sample.id(), kStatusExhausted,
                             absl::StrCat("the server's queue is full (",
                                          impl_->queue().capacity(), " samples); retry later")));
     }
@@ -269,6 +334,13 @@ class StreamReactor final : public grpc::ServerBidiReactor<v1::Sample, v1::Resul
   }
 
  private:
+  // One sample, shared by its task and the watchdog's answer for it.
+  struct Job {
+    v1::Sample sample;
+    Clock::time_point arrival;
+    Clock::time_point deadline;
+  };
+
   void Complete(v1::Result result) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -326,11 +398,55 @@ class StreamReactor final : public grpc::ServerBidiReactor<v1::Sample, v1::Resul
   bool finished_ = false;
 };
 
-// One Score call: each sample is a task writing its own slot of the
-// response; the last to finish ends the call.
-struct BatchCall {
-  grpc::ServerUnaryReactor* reactor;
-  std::atomic<int> remaining;
+// One Score call. Workers take the next unscored sample until none is left
+// (a few tasks per batch, not one per sample, and no worker idles while
+// another has a backlog); each answer fills its own slot of the response, and
+// the last one ends the call. A slot is filled exactly once: by the worker
+// that scored it, or by the watchdog when that worker hung (the rest of the
+// batch then goes on on another worker).
+class BatchCall : public std::enable_shared_from_this<BatchCall> {
+ public:
+  BatchCall(RewardServer::Impl* impl, grpc::CallbackServerContext* ctx,
+            grpc::ServerUnaryReactor* reactor, BatchMessages* messages,
+            Clock::time_point arrival, Clock::time_point call_deadline)
+      : impl_(impl),
+        ctx_(ctx),
+        reactor_(reactor),
+        messages_(messages),
+        request_(messages->request()),
+        response_(messages->response()),
+        size_(messages->request()->samples_size()),
+        arrival_(arrival),
+        call_deadline_(call_deadline),
+        remaining_(size_) {
+    messages_->Ref();
+    response_->mutable_results()->Reserve(size_);
+    for (int i = 0; i < size_; ++i) response_->add_results();
+  }
+  ~BatchCall() { messages_->Unref(); }
+
+  // A worker's task: score samples until none is left.
+  void Drain();
+
+ private:
+  void Answer(int i, v1::Result* result) {
+    response_->mutable_results(i)->Swap(result);
+    if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) reactor_->Finish(grpc::Status::OK);
+  }
+  // The watchdog's answer for sample i, whose worker hung.
+  void Abandon(int i);
+
+  RewardServer::Impl* const impl_;
+  grpc::CallbackServerContext* const ctx_;  // valid while a sample is unanswered
+  grpc::ServerUnaryReactor* const reactor_;
+  BatchMessages* const messages_;
+  const v1::ScoreRequest* const request_;
+  v1::ScoreResponse* const response_;
+  const int size_;
+  const Clock::time_point arrival_;
+  const Clock::time_point call_deadline_;
+  std::atomic<int> next_{0};
+  std::atomic<int> remaining_;
 };
 
 }  // namespace
@@ -352,6 +468,45 @@ void RewardServer::Impl::DrainStreams() {
   }
 }
 
+namespace {
+
+void BatchCall::Drain() {
+  const SampleScorer& scorer = impl_->scorer();
+  for (;;) {
+    const int i = next_.fetch_add(1, std::memory_order_relaxed);
+    if (i >= size_) return;
+    const v1::Sample& sample = request_->samples(i);
+    v1::Result result;
+    if (ctx_->IsCancelled()) {
+      result = StatusResult(sample.id(), kStatusError, "call cancelled");
+    } else {
+      const Clock::time_point deadline = scorer.Deadline(sample, arrival_, call_deadline_);
+      WorkQueue::Watch(deadline, [self = shared_from_this(), i] { self->Abandon(i); });
+      result = scorer.Score(sample, arrival_, deadline);
+      // Answered by the watchdog: this worker is retired, the batch goes on
+      // elsewhere, and the call may have ended.
+      if (!WorkQueue::Unwatch()) return;
+    }
+    Answer(i, &result);
+  }
+}
+
+void BatchCall::Abandon(int i) {
+  v1::Result result = AbandonedResult(request_->samples(i).id(), arrival_);
+  const bool more = next_.load(std::memory_order_relaxed) < size_;
+  Answer(i, &result);
+  if (!more) return;
+  if (!impl_->queue().SubmitAdmitted([self = shared_from_this()] { self->Drain(); })) {
+    for (int j = next_.fetch_add(1); j < size_; j = next_.fetch_add(1)) {
+      v1::Result stopped = StatusResult(request_->samples(j).id(), kStatusError,
+                                        "the server is shutting down");
+      Answer(j, &stopped);
+    }
+  }
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* RewardServer::Impl::Score(grpc::CallbackServerContext* ctx,
                                                     const v1::ScoreRequest* request,
                                                     v1::ScoreResponse* response) {
@@ -371,34 +526,16 @@ grpc::ServerUnaryReactor* RewardServer::Impl::Score(grpc::CallbackServerContext*
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
-  const Clock::time_point arrival = Clock::now();
-  const Clock::time_point call_deadline = CallDeadline(ctx);
-  for (int i = 0; i < n; ++i) response->add_results();
-  auto call = std::make_shared<BatchCall>();
-  call->reactor = reactor;
-  // A few tasks of consecutive samples rather than one per sample: the
-  // queue's lock is taken less often, and idle workers still share the batch.
-  const int chunks = std::min(n, 4 * queue_.threads());
-  call->remaining.store(chunks);
-  std::vector<std::function<void()>> tasks;
-  tasks.reserve(static_cast<size_t>(chunks));
-  for (int c = 0; c < chunks; ++c) {
-    const int begin = static_cast<int>(static_cast<int64_t>(n) * c / chunks);
-    const int end = static_cast<int>(static_cast<int64_t>(n) * (c + 1) / chunks);
-    tasks.push_back([this, call, ctx, request, response, begin, end, arrival, call_deadline] {
-      for (int i = begin; i < end; ++i) {
-        const v1::Sample& sample = request->samples(i);
-        if (ctx->IsCancelled()) {
-          *response->mutable_results(i) = StatusResult(sample.id(), kStatusError, "call cancelled");
-        } else {
-          *response->mutable_results(i) =
-              scorer_.Score(sample, arrival, scorer_.Deadline(sample, arrival, call_deadline));
-        }
-      }
-      if (call->remaining.fetch_sub(1) == 1) call->reactor->Finish(grpc::Status::OK);
-    });
-  }
-  if (!queue_.TrySubmit(&tasks)) {
+  // Our allocator made the messages (SetMessageAllocatorFor_Score).
+  auto* messages = static_cast<BatchMessages*>(ctx->GetRpcAllocatorState());
+  auto call = std::make_shared<BatchCall>(this, ctx, reactor, messages, Clock::now(),
+                                          CallDeadline(ctx));
+  // One draining task per worker the batch can use.
+  const int tasks = std::min(n, queue_.threads());
+  std::vector<std::function<void()>> drains;
+  drains.reserve(static_cast<size_t>(tasks));
+  for (int t = 0; t < tasks; ++t) drains.push_back([call] { call->Drain(); });
+  if (!queue_.TrySubmit(&drains, static_cast<size_t>(n))) {
     response->Clear();
     reactor->Finish(grpc::Status(
         grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -472,6 +609,7 @@ RewardServer::RewardServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 RewardServer::~RewardServer() { impl_->Shutdown(absl::ZeroDuration()); }
 int RewardServer::port() const { return impl_->port(); }
 int RewardServer::threads() const { return impl_->threads(); }
+int64_t RewardServer::abandoned_workers() const { return impl_->abandoned_workers(); }
 void RewardServer::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }
 
 }  // namespace grpo::reward

@@ -10,7 +10,9 @@
 #ifndef GRPO_REWARD_REWARD_SERVICE_H_
 #define GRPO_REWARD_REWARD_SERVICE_H_
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,6 +32,11 @@ struct ServerOptions {
   int max_message_bytes = 64 << 20;
   int max_batch = 10000;           // samples in one Score call
   int max_stream_in_flight = 512;  // per stream: reading pauses past this (backpressure)
+  // A component still running this long past its sample's deadline is
+  // abandoned: the sample is answered "timeout" and its worker is replaced
+  // (at most max_abandoned_workers stuck ones alive at once).
+  std::chrono::milliseconds hung_grace{100};
+  int max_abandoned_workers = 64;
   SampleLimits limits;
   // TLS: PEM text (not paths). With client_ca_pem, clients must present a
   // certificate it signed (mTLS).
@@ -57,6 +64,8 @@ class RewardServer {
 
   int port() const;
   int threads() const;
+  // Workers abandoned in a hung component so far.
+  int64_t abandoned_workers() const;
 
   // The drain: health turns NOT_SERVING, no new calls are accepted, calls
   // in flight may finish until `grace` has passed and are then cancelled;

@@ -2,50 +2,36 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
-#include <poll.h>
-#include <pthread.h>
-#include <sched.h>
-#include <signal.h>
-#include <string.h>
+#include <stdlib.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <thread>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "proto/status_macros.h"
 #include "reward/sandbox_child.h"
+#include "reward/sandbox_host.h"
 #include "reward/sandbox_init_blob.h"
 #include "reward/sandbox_plan.h"
 #include "reward/sandbox_seccomp.h"
 #include "reward/sandbox_setup.h"
+#include "reward/sandbox_zygote.h"
 
 namespace grpo::reward {
 
+using sandbox_internal::ErrnoText;
+using sandbox_internal::ErrorOutcome;
+using sandbox_internal::Fd;
 using sandbox_internal::kInsideId;
-using sandbox_internal::StatusRecord;
 
 namespace {
-
-// The cgroup namespace only hides the host's cgroup paths from /proc/self/cgroup.
-constexpr int kCloneFlags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
-                            CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
-constexpr size_t kExecStackBytes = 64 * 1024;
-// How long past a step's wall limit the host waits for the child's report
-// before it kills the whole sandbox (the child enforces the limit itself).
-constexpr double kHostGraceSeconds = 5;
-
-std::string ErrnoText(int err) { return absl::StrCat(strerrorname_np(err), " (", strerror(err), ")"); }
 
 bool ValidName(const std::string& name) {
   if (name.empty() || name == "." || name == ".." || name.size() > 255) return false;
@@ -67,142 +53,42 @@ absl::Status ValidateLimits(const SandboxLimits& l, const std::string& where) {
   return absl::OkStatus();
 }
 
-struct Fd {
-  int fd = -1;
-  Fd() = default;
-  explicit Fd(int f) : fd(f) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { Reset(); }
-  void Reset() {
-    if (fd >= 0) close(fd);
-    fd = -1;
+// A sealed memfd holding a program the sandbox execs; -1 with errno on failure.
+int SealedProgram(const char* name, std::string_view bytes) {
+  // MFD_EXEC (Linux 6.3) says it is meant to be executed; older kernels
+  // reject the flag and execute any memfd. Sealed: nothing changes it later.
+  constexpr unsigned kMfdExec = 0x10;
+  const unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+  int fd = static_cast<int>(syscall(SYS_memfd_create, name, flags | kMfdExec));
+  if (fd < 0 && errno == EINVAL) fd = static_cast<int>(syscall(SYS_memfd_create, name, flags));
+  if (fd < 0) return -1;
+  if (!sandbox_internal::WriteAll(fd, bytes.data(), bytes.size()) ||
+      fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+    const int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
   }
-};
+  return fd;
+}
 
-bool WriteProcFile(pid_t pid, const char* name, const std::string& text, int* err) {
-  const std::string path = absl::StrCat("/proc/", pid, "/", name);
-  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) {
-    *err = errno;
+// `python -I -S -B SCRIPT [ARGS...]`, the flags in any order.
+bool ZygoteForm(const std::vector<std::string>& argv, const std::string& python) {
+  if (argv.size() <= static_cast<size_t>(sandbox_internal::kZygoteScriptIndex) || argv[0] != python) {
     return false;
   }
-  const ssize_t n = write(fd, text.data(), text.size());
-  *err = errno;
-  close(fd);
-  return n == static_cast<ssize_t>(text.size());
+  std::vector<std::string> flags(argv.begin() + 1, argv.begin() + sandbox_internal::kZygoteScriptIndex);
+  std::sort(flags.begin(), flags.end());
+  return flags == std::vector<std::string>{"-B", "-I", "-S"};
 }
 
-SandboxOutcome ErrorOutcome(std::string detail) {
-  SandboxOutcome o;
-  o.kind = SandboxOutcome::Kind::kSandboxError;
-  o.detail = std::move(detail);
-  return o;
-}
-
-const char* StageName(int32_t stage) {
-  switch (stage) {
-    case sandbox_internal::kStageDescriptors: return "descriptors/cwd";
-    case sandbox_internal::kStageRlimit: return "setrlimit";
-    case sandbox_internal::kStageCapabilities: return "dropping capabilities";
-    case sandbox_internal::kStageNoNewPrivs: return "no_new_privs";
-    case sandbox_internal::kStageSeccomp: return "seccomp";
-    case sandbox_internal::kStageExec: return "execve";
-    default: return "step setup";
-  }
-}
-
-// Reads what is there into `out`, keeping at most `cap` bytes.
-void ReadAvailable(int fd, int64_t cap, std::string* out, int64_t* total, bool* truncated) {
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    *total += n;
-    const int64_t room = cap - static_cast<int64_t>(out->size());
-    if (room > 0) out->append(buf, static_cast<size_t>(std::min<int64_t>(room, n)));
-    if (*total > cap) *truncated = true;
-  }
-}
-
-SandboxOutcome OutcomeFromRecord(const StatusRecord& r, const SandboxLimits& limits,
-                                 int64_t cpu_soft, const std::string& exec_path) {
-  SandboxOutcome o;
-  o.wall_seconds = static_cast<double>(r.wall_ns) * 1e-9;
-  o.cpu_seconds = static_cast<double>(r.cpu_ns) * 1e-9;
-  o.peak_rss_bytes = r.maxrss_kb * 1024;
-  if (r.child_stage != sandbox_internal::kStageOk) {
-    o.kind = SandboxOutcome::Kind::kSandboxError;
-    o.detail = absl::StrCat(StageName(r.child_stage),
-                            r.child_stage == sandbox_internal::kStageExec ? " " + exec_path : "",
-                            " failed: ", ErrnoText(r.child_errno));
-    return o;
-  }
-  const int st = r.wait_status;
-  if (WIFEXITED(st)) o.exit_code = WEXITSTATUS(st);
-  if (WIFSIGNALED(st)) o.signal = WTERMSIG(st);
-  if (r.output_killed) {
-    o.kind = SandboxOutcome::Kind::kOutputLimit;
-    o.detail = absl::StrCat("output passed ", limits.max_output_bytes, " bytes");
-  } else if (r.timed_out) {
-    o.kind = SandboxOutcome::Kind::kWallTimeout;
-    o.detail = absl::StrCat("wall clock passed ", limits.wall_seconds, " s");
-  } else if (WIFSIGNALED(st) &&
-             (o.signal == SIGXCPU ||
-              (o.signal == SIGKILL && r.first_cpu_ns >= cpu_soft * int64_t{1000000000}))) {
-    o.kind = SandboxOutcome::Kind::kCpuTimeout;
-    o.detail = absl::StrCat("CPU time passed ", cpu_soft, " s");
-  } else if (WIFSIGNALED(st)) {
-    o.kind = SandboxOutcome::Kind::kSignaled;
-    o.detail = absl::StrCat("killed by signal ", o.signal, " (", strsignal(o.signal), ")");
-  } else {
-    o.kind = SandboxOutcome::Kind::kExited;
-  }
-  return o;
-}
-
-bool WriteAllTo(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    const ssize_t n = write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-struct ExecInitArgs {
-  int init_fd;
-  char* const* argv;
-  char* const* envp;
-  int pass[4];  // descriptors the init program inherits
-  int err_fd;
-};
-
-// Runs in the clone()d child on the host's address space (CLONE_VM, the
-// host thread waits: CLONE_VFORK) until the exec replaces it: no memory is
-// copied, whatever the size of the host.
-int ExecInit(void* arg) {
-  const ExecInitArgs& a = *static_cast<const ExecInitArgs*>(arg);
-  for (int fd : a.pass) fcntl(fd, F_SETFD, 0);
-  // The namespace's capabilities would be lost at exec (the uid is not yet
-  // mapped, so not root inside): carry them over as ambient ones. The init
-  // drops every one of them in the program's process before its exec.
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2]{};
-  if (syscall(SYS_capget, &header, data) == 0) {
-    data[0].inheritable = data[0].permitted;
-    data[1].inheritable = data[1].permitted;
-    syscall(SYS_capset, &header, data);
-  }
-  for (int cap = 0; cap <= 63; ++cap) prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
-  syscall(SYS_execveat, a.init_fd, "", a.argv, a.envp, AT_EMPTY_PATH);
-  const int e = errno;
-  (void)!write(a.err_fd, &e, sizeof(e));
-  _exit(127);
-}
+// What the zygote probe prints: everything a program could tell apart
+// between a fresh interpreter and a forked one, but the hash seed.
+constexpr char kProbeScript[] =
+    "import os, sys\n"
+    "sys.stdout.write(repr((sys.version, sys.executable, sys.flags, sys.path, sys.argv,\n"
+    "    os.getcwd(), sorted(os.environ.items()), os.getuid(), os.getgid(), os.getpid(),\n"
+    "    os.getppid(), sys.stdin.seekable(), sys.stdout.line_buffering, sys.stdout.encoding)))\n";
 
 }  // namespace
 
@@ -221,26 +107,41 @@ const char* SandboxKindName(SandboxOutcome::Kind kind) {
 struct Sandbox::Impl {
   SandboxOptions options;
   int workers = 1;
-  bool caller_is_root = false;
-  uint32_t host_uid = 0, host_gid = 0;
+  sandbox_internal::HostIds ids;
   // What every job's plan shares: mounts, options, environment, filter.
   sandbox_internal::OwnedPlan base;
-  // A memfd holding the init program, exec'd as pid 1 of each sandbox.
+  // Memfds holding the init program (pid 1 of each exec-path sandbox) and
+  // the zygote program.
   int init_fd = -1;
+  int zygote_fd = -1;
+  // Null when the zygote is off or did not pass its probe (zygote_status says why).
+  std::unique_ptr<sandbox_internal::PythonZygote> zygote;
+  std::string zygote_status = "off (SandboxOptions::python_zygote is false)";
 
   mutable absl::Mutex mu;
   mutable int active ABSL_GUARDED_BY(mu) = 0;
 
   ~Impl() {
+    zygote.reset();
     if (init_fd >= 0) close(init_fd);
+    if (zygote_fd >= 0) close(zygote_fd);
   }
-  std::vector<SandboxOutcome> RunJob(const SandboxJob& job) const;
+  bool UsesZygote(const SandboxJob& job) const;
+  std::vector<SandboxOutcome> RunJob(const SandboxJob& job, bool via_zygote) const;
+  // Starts the zygote and checks it against the exec path; on any
+  // difference the zygote is dropped and the status says why.
+  void StartZygote();
 };
 
 Sandbox::Sandbox(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Sandbox::~Sandbox() = default;
 const SandboxOptions& Sandbox::options() const { return impl_->options; }
 int Sandbox::workers() const { return impl_->workers; }
+bool Sandbox::uses_python_zygote() const { return impl_->zygote != nullptr; }
+const std::string& Sandbox::python_zygote_status() const { return impl_->zygote_status; }
+int Sandbox::python_zygote_pid_for_testing() const {
+  return impl_->zygote != nullptr ? impl_->zygote->PidForTesting() : -1;
+}
 
 absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(const SandboxOptions& options) {
   RETURN_IF_ERROR(ValidateLimits(options.limits, "options.limits"));
@@ -261,20 +162,27 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(const SandboxOptions& o
   if (seed != "random" && (seed.empty() || seed.find_first_not_of("0123456789") != std::string::npos)) {
     return absl::InvalidArgumentError("sandbox: python_hash_seed must be a number or \"random\"");
   }
+  for (const std::string& module : options.python_zygote_preload) {
+    if (module.empty() || module.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") !=
+                              std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sandbox: python_zygote_preload: '", module, "' is not a module name"));
+    }
+  }
 
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->workers = options.workers > 0 ? options.workers
                                       : std::max(1u, std::thread::hardware_concurrency());
-  impl->caller_is_root = geteuid() == 0;
-  impl->host_uid = impl->caller_is_root ? options.host_uid_when_root : geteuid();
-  impl->host_gid = impl->caller_is_root ? options.host_gid_when_root : getegid();
-  if (impl->caller_is_root && (impl->host_uid == 0 || impl->host_gid == 0)) {
+  impl->ids.caller_is_root = geteuid() == 0;
+  impl->ids.uid = impl->ids.caller_is_root ? options.host_uid_when_root : geteuid();
+  impl->ids.gid = impl->ids.caller_is_root ? options.host_gid_when_root : getegid();
+  if (impl->ids.caller_is_root && (impl->ids.uid == 0 || impl->ids.gid == 0)) {
     return absl::InvalidArgumentError("sandbox: host_uid_when_root/host_gid_when_root must not be 0");
   }
   sandbox_internal::OwnedPlan& base = impl->base;
   ASSIGN_OR_RETURN(base.mounts, sandbox_internal::BuildMountPlan(options.read_only_paths));
-  base.drop_groups = impl->caller_is_root;
+  base.drop_groups = impl->ids.caller_is_root;
   base.tmpfs_options = absl::StrCat("size=", options.tmpfs_bytes, ",nr_inodes=16384,mode=1777");
   base.work_options = absl::StrCat("size=", options.tmpfs_bytes, ",nr_inodes=16384,mode=0755,uid=",
                                    kInsideId, ",gid=", kInsideId);
@@ -285,18 +193,9 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(const SandboxOptions& o
               "TMPDIR=/tmp", "PYTHONDONTWRITEBYTECODE=1", "PYTHONHASHSEED=" + seed};
   ASSIGN_OR_RETURN(base.seccomp, sandbox_internal::BuildSeccompFilter());
 
-  // The init program goes into a memfd once; every job execs it from there.
-  const std::string_view init = sandbox_internal::SandboxInitProgram();
-  // MFD_EXEC (Linux 6.3) says it is meant to be executed; older kernels
-  // reject the flag and execute any memfd. Sealed: nothing changes it later.
-  constexpr unsigned kMfdExec = 0x10;
-  const unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
-  impl->init_fd = static_cast<int>(syscall(SYS_memfd_create, "grpo-sandbox-init", flags | kMfdExec));
-  if (impl->init_fd < 0 && errno == EINVAL) {
-    impl->init_fd = static_cast<int>(syscall(SYS_memfd_create, "grpo-sandbox-init", flags));
-  }
-  if (impl->init_fd < 0 || !WriteAllTo(impl->init_fd, init.data(), init.size()) ||
-      fcntl(impl->init_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+  // The programs go into memfds once; every job execs them from there.
+  impl->init_fd = SealedProgram("grpo-sandbox-init", sandbox_internal::SandboxInitProgram());
+  if (impl->init_fd < 0) {
     return absl::InternalError(absl::StrCat("sandbox: writing the init program to a memfd: ",
                                             ErrnoText(errno)));
   }
@@ -313,7 +212,65 @@ absl::StatusOr<std::unique_ptr<Sandbox>> Sandbox::Create(const SandboxOptions& o
         SandboxKindName(outcome.kind), " exit ", outcome.exit_code, ": ", outcome.detail,
         outcome.stderr_data.empty() ? "" : " stderr: " + outcome.stderr_data.substr(0, 500)));
   }
+  if (options.python_zygote) sandbox->impl_->StartZygote();
   return sandbox;
+}
+
+void Sandbox::Impl::StartZygote() {
+  char embedded[PATH_MAX], wanted[PATH_MAX];
+  if (realpath(GRPO_SANDBOX_ZYGOTE_PYTHON, embedded) == nullptr ||
+      realpath(options.python.c_str(), wanted) == nullptr || std::string(embedded) != wanted) {
+    zygote_status = absl::StrCat("off: ", options.python, " is not the interpreter the zygote embeds (",
+                                 GRPO_SANDBOX_ZYGOTE_PYTHON, ")");
+    return;
+  }
+  zygote_fd = SealedProgram("grpo-sandbox-zygote", sandbox_internal::SandboxZygoteProgram());
+  if (zygote_fd < 0) {
+    zygote_status = absl::StrCat("off: writing the zygote program to a memfd: ", ErrnoText(errno));
+    return;
+  }
+  sandbox_internal::OwnedPlan plan = base;
+  plan.zygote_python = options.python;
+  plan.zygote_preload = options.python_zygote_preload;
+  for (const SandboxFile& script : options.python_zygote_scripts) {
+    plan.zygote_scripts.push_back(script.name);
+    plan.zygote_scripts.push_back(script.content);
+  }
+  auto candidate = std::make_unique<sandbox_internal::PythonZygote>(zygote_fd, std::move(plan), ids);
+  if (absl::Status started = candidate->EnsureStarted(); !started.ok()) {
+    zygote_status = absl::StrCat("off: ", started.message());
+    return;
+  }
+  zygote = std::move(candidate);
+  // The same script both ways must print the same.
+  SandboxJob job;
+  job.files = {{"grpo_probe.py", kProbeScript, false}};
+  job.steps.push_back({{options.python, "-I", "-S", "-B", "grpo_probe.py", "arg"}, "", std::nullopt});
+  const std::vector<SandboxOutcome> exec = RunJob(job, /*via_zygote=*/false);
+  const std::vector<SandboxOutcome> forked = RunJob(job, /*via_zygote=*/true);
+  auto describe = [](const SandboxOutcome& o) {
+    return absl::StrCat(SandboxKindName(o.kind), " exit ", o.exit_code, " ", o.detail, " stdout ",
+                        o.stdout_data.substr(0, 300), " stderr ", o.stderr_data.substr(0, 300));
+  };
+  if (exec.front().kind != SandboxOutcome::Kind::kExited || exec.front().exit_code != 0 ||
+      forked.front().kind != exec.front().kind || forked.front().exit_code != 0 ||
+      forked.front().stdout_data != exec.front().stdout_data) {
+    zygote_status = absl::StrCat("off: the zygote's probe differs from a fresh interpreter's: fresh: ",
+                                 describe(exec.front()), "; zygote: ", describe(forked.front()));
+    zygote.reset();
+    return;
+  }
+  zygote_status = "on";
+}
+
+bool Sandbox::Impl::UsesZygote(const SandboxJob& job) const {
+  if (zygote == nullptr || job.steps.size() > static_cast<size_t>(sandbox_internal::kZygoteMaxSteps)) {
+    return false;
+  }
+  for (const SandboxStep& step : job.steps) {
+    if (!ZygoteForm(step.argv, options.python)) return false;
+  }
+  return true;
 }
 
 absl::StatusOr<SandboxOutcome> Sandbox::RunOne(const SandboxStep& step,
@@ -352,7 +309,7 @@ absl::StatusOr<std::vector<SandboxOutcome>> Sandbox::Run(const SandboxJob& job) 
         impl_.get()));
     ++impl_->active;
   }
-  std::vector<SandboxOutcome> outcomes = impl_->RunJob(job);
+  std::vector<SandboxOutcome> outcomes = impl_->RunJob(job, impl_->UsesZygote(job));
   {
     absl::MutexLock lock(&impl_->mu);
     --impl_->active;
@@ -360,9 +317,9 @@ absl::StatusOr<std::vector<SandboxOutcome>> Sandbox::Run(const SandboxJob& job) 
   return outcomes;
 }
 
-std::vector<SandboxOutcome> Sandbox::Impl::RunJob(const SandboxJob& job) const {
+std::vector<SandboxOutcome> Sandbox::Impl::RunJob(const SandboxJob& job, bool via_zygote) const {
   using sandbox_internal::OwnedStep;
-  sandbox_internal::OwnedPlan plan = base;
+  sandbox_internal::OwnedPlan plan;
   std::vector<SandboxLimits> limits;
   std::vector<int64_t> cpu_soft;
   for (const SandboxStep& step : job.steps) {
@@ -385,150 +342,52 @@ std::vector<SandboxOutcome> Sandbox::Impl::RunJob(const SandboxJob& job) const {
   }
   for (const SandboxFile& f : job.files) plan.files.push_back({"/work/" + f.name, f.content, f.executable});
 
-  int control[2], out[2], err[2], exec_err[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0) {
-    return {ErrorOutcome(absl::StrCat("socketpair: ", ErrnoText(errno)))};
+  sandbox_internal::Channels channels;
+  if (std::string error = sandbox_internal::MakeChannels(&channels); !error.empty()) {
+    return {ErrorOutcome(error)};
   }
-  Fd control_host(control[0]), control_child(control[1]);
-  if (pipe2(out, O_CLOEXEC) != 0) return {ErrorOutcome(absl::StrCat("pipe2: ", ErrnoText(errno)))};
-  Fd out_host(out[0]), out_child(out[1]);
-  if (pipe2(err, O_CLOEXEC) != 0) return {ErrorOutcome(absl::StrCat("pipe2: ", ErrnoText(errno)))};
-  Fd err_host(err[0]), err_child(err[1]);
-  if (pipe2(exec_err, O_CLOEXEC) != 0) return {ErrorOutcome(absl::StrCat("pipe2: ", ErrnoText(errno)))};
-  Fd exec_err_host(exec_err[0]), exec_err_child(exec_err[1]);
-  plan.control_fd = control[1];
-  plan.stdout_fd = out[1];
-  plan.stderr_fd = err[1];
-  const std::string bytes = sandbox_internal::EncodePlan(plan);
-  Fd plan_fd(static_cast<int>(syscall(SYS_memfd_create, "grpo-sandbox-plan", MFD_CLOEXEC)));
-  if (plan_fd.fd < 0 || !WriteAllTo(plan_fd.fd, bytes.data(), bytes.size())) {
-    return {ErrorOutcome(absl::StrCat("writing the job plan to a memfd: ", ErrnoText(errno)))};
-  }
-
-  const std::string plan_arg = std::to_string(plan_fd.fd);
-  char* const init_argv[] = {const_cast<char*>("grpo-sandbox-init"), const_cast<char*>(plan_arg.c_str()),
-                             nullptr};
-  char* const init_envp[] = {nullptr};
-  ExecInitArgs args{init_fd, init_argv, init_envp, {control[1], out[1], err[1], plan_fd.fd}, exec_err[1]};
-  std::unique_ptr<char[]> stack(new char[kExecStackBytes]);
-  // Signals stay blocked until the exec: no host handler may run on the
-  // shared address space in the child.
-  sigset_t all, saved;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &saved);
-  const pid_t pid = clone(ExecInit, stack.get() + kExecStackBytes,
-                          kCloneFlags | CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
-  const int clone_errno = errno;
-  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-  if (pid < 0) {
-    return {ErrorOutcome(absl::StrCat("clone(CLONE_NEWUSER|NEWPID|NEWNS|NEWNET|NEWIPC|NEWUTS|NEWCGROUP): ",
-                                      ErrnoText(clone_errno), "; ",
-                                      sandbox_internal::UsernsDiagnostics()))};
-  }
-  control_child.Reset();
-  out_child.Reset();
-  err_child.Reset();
-  exec_err_child.Reset();
-  plan_fd.Reset();
-  auto kill_child = [pid] {
-    kill(pid, SIGKILL);
-    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  // The exec path: pid 1 is a fresh init. The zygote path: pid 1 is forked
+  // by the zygote, which the host cannot signal into; closing the control
+  // socket makes it kill its run.
+  pid_t pid = -1, zygote_pid = -1;
+  if (via_zygote) {
+    absl::StatusOr<pid_t> submitted = zygote->Submit(channels, plan);
+    if (!submitted.ok()) return {ErrorOutcome(std::string(submitted.status().message()))};
+    zygote_pid = *submitted;
+  } else {
+    sandbox_internal::OwnedPlan full = base;
+    full.steps = std::move(plan.steps);
+    full.files = std::move(plan.files);
+    full.control_fd = channels.control_child.fd;
+    full.stdout_fd = channels.out_child.fd;
+    full.stderr_fd = channels.err_child.fd;
+    std::string error;
+    pid = sandbox_internal::LaunchInNamespaces(init_fd, "grpo-sandbox-init", full, ids, &error);
+    if (pid < 0) return {ErrorOutcome(error)};
+    plan.steps = std::move(full.steps);
+    if (send(channels.control.fd, &sandbox_internal::kCmdGo, 1, MSG_NOSIGNAL) != 1) {
+      const int e = errno;
+      kill(pid, SIGKILL);
+      while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      return {ErrorOutcome(absl::StrCat("sending go to the sandbox: ", ErrnoText(e)))};
     }
-  };
-  int exec_errno = 0;
-  if (read(exec_err[0], &exec_errno, sizeof(exec_errno)) == sizeof(exec_errno)) {
-    kill_child();
-    return {ErrorOutcome(absl::StrCat("exec of the sandbox init program (memfd) failed: ",
-                                      ErrnoText(exec_errno),
-                                      exec_errno == EACCES ? " (is vm.memfd_noexec set?)" : ""))};
   }
-
-  // Map the inside uid/gid to an unprivileged host id: never to host root.
-  int e = 0;
-  const bool mapped =
-      WriteProcFile(pid, "uid_map", absl::StrCat(kInsideId, " ", host_uid, " 1\n"), &e) &&
-      (caller_is_root || WriteProcFile(pid, "setgroups", "deny", &e)) &&
-      WriteProcFile(pid, "gid_map", absl::StrCat(kInsideId, " ", host_gid, " 1\n"), &e);
-  if (!mapped || send(control[0], &sandbox_internal::kCmdGo, 1, MSG_NOSIGNAL) != 1) {
-    if (mapped) e = errno;
-    kill_child();
-    return {ErrorOutcome(absl::StrCat("writing the uid/gid maps of the sandbox: ", ErrnoText(e),
-                                      "; ", sandbox_internal::UsernsDiagnostics()))};
-  }
-  fcntl(out[0], F_SETFL, O_NONBLOCK);
-  fcntl(err[0], F_SETFL, O_NONBLOCK);
+  channels.control_child.Reset();
+  channels.out_child.Reset();
+  channels.err_child.Reset();
+  fcntl(channels.out.fd, F_SETFL, O_NONBLOCK);
+  fcntl(channels.err.fd, F_SETFL, O_NONBLOCK);
 
   std::vector<SandboxOutcome> outcomes;
   for (size_t i = 0; i < plan.steps.size(); ++i) {
-    const SandboxLimits& l = limits[i];
-    const std::string& exec_path = plan.steps[i].exec_path;
-    std::string out_data, err_data;
-    int64_t out_total = 0, err_total = 0;
-    bool out_trunc = false, err_trunc = false, stop_sent = false;
-    const auto host_deadline = std::chrono::steady_clock::now() +
-                               std::chrono::duration<double>(l.wall_seconds + kHostGraceSeconds);
-    StatusRecord record{};
-    std::string failure;
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            host_deadline - std::chrono::steady_clock::now()).count();
-      if (left <= 0) {
-        failure = "the sandbox did not report within the wall limit + grace; killed";
-        break;
-      }
-      pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {control[0], POLLIN, 0}};
-      const int n = poll(fds, 3, static_cast<int>(std::min<int64_t>(left, 1000)));
-      if (n < 0 && errno != EINTR) {
-        failure = absl::StrCat("poll: ", ErrnoText(errno));
-        break;
-      }
-      if (fds[0].revents) ReadAvailable(out[0], l.max_output_bytes, &out_data, &out_total, &out_trunc);
-      if (fds[1].revents) ReadAvailable(err[0], l.max_output_bytes, &err_data, &err_total, &err_trunc);
-      if ((out_trunc || err_trunc) && !stop_sent) {
-        kill(pid, sandbox_internal::kKillStepSignal);
-        stop_sent = true;
-      }
-      if (fds[2].revents) {
-        const ssize_t got = recv(control[0], &record, sizeof(record), 0);
-        if (got != static_cast<ssize_t>(sizeof(record))) {
-          failure = "the sandbox process ended without a report";
-          break;
-        }
-        // Every process of the step is dead: what is in the pipes is all.
-        ReadAvailable(out[0], l.max_output_bytes, &out_data, &out_total, &out_trunc);
-        ReadAvailable(err[0], l.max_output_bytes, &err_data, &err_total, &err_trunc);
-        break;
-      }
-    }
-    SandboxOutcome o;
-    if (!failure.empty()) {
-      o = ErrorOutcome(failure);
-    } else if (record.type == StatusRecord::kSetupError) {
-      record.message[sizeof(record.message) - 1] = '\0';
-      o = ErrorOutcome(absl::StrCat("sandbox setup: ", record.message));
-    } else {
-      o = OutcomeFromRecord(record, l, cpu_soft[i], exec_path);
-      if ((out_trunc || err_trunc) && o.kind != SandboxOutcome::Kind::kSandboxError) {
-        o.kind = SandboxOutcome::Kind::kOutputLimit;
-        o.detail = absl::StrCat(out_trunc ? "stdout" : "stderr", " passed ", l.max_output_bytes,
-                                " bytes");
-      }
-    }
-    o.stdout_data = std::move(out_data);
-    o.stderr_data = std::move(err_data);
-    o.stdout_bytes = out_total;
-    o.stderr_bytes = err_total;
-    o.stdout_truncated = out_trunc;
-    o.stderr_truncated = err_trunc;
-    o.memory_error_likely = absl::StrContains(o.stderr_data, "MemoryError") ||
-                            absl::StrContains(o.stderr_data, "bad_alloc") ||
-                            absl::StrContains(o.stderr_data, "Cannot allocate memory");
-    const bool fatal = o.kind == SandboxOutcome::Kind::kSandboxError &&
-                       (!failure.empty() || record.type == StatusRecord::kSetupError);
-    outcomes.push_back(std::move(o));
+    bool fatal = false;
+    outcomes.push_back(sandbox_internal::WaitForStep(channels, limits[i], cpu_soft[i],
+                                                     plan.steps[i].exec_path, &fatal));
     if (fatal) {
-      kill_child();
-      return outcomes;
+      if (pid > 0) kill(pid, SIGKILL);
+      if (zygote_pid > 0) zygote->Discard(zygote_pid);  // replaced before the next run
+      break;
     }
     if (i + 1 == plan.steps.size()) break;
     const SandboxOutcome& last = outcomes.back();
@@ -536,11 +395,12 @@ std::vector<SandboxOutcome> Sandbox::Impl::RunJob(const SandboxJob& job) const {
                            ? job.continue_after(i, last)
                            : last.kind == SandboxOutcome::Kind::kExited && last.exit_code == 0;
     const char cmd = go_on ? sandbox_internal::kCmdContinue : sandbox_internal::kCmdQuit;
-    if (send(control[0], &cmd, 1, MSG_NOSIGNAL) != 1 || !go_on) break;
+    if (send(channels.control.fd, &cmd, 1, MSG_NOSIGNAL) != 1 || !go_on) break;
   }
-  control_host.Reset();  // the child, if it still waits for a command, exits
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  channels.control.Reset();  // pid 1, if it still waits for a command, exits
+  if (pid > 0) {
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
   }
   return outcomes;
 }

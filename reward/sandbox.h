@@ -4,8 +4,10 @@
 // filter, no capabilities, no_new_privs, a clean environment and no inherited
 // descriptors. Built on the kernel primitives directly: pid 1 of each job is
 // a small static program embedded in the library, exec'd from a memfd, so
-// the caller's address space is never copied. docs/sandbox.md has the
-// design, the threat model and the measured overhead.
+// the caller's address space is never copied. Python steps of the form
+// `python -I -S -B SCRIPT` fork instead from a warm interpreter (the zygote,
+// reward/sandbox_zygote.h), each still in fresh namespaces. docs/sandbox.md
+// has the design, the threat model and the measured overhead.
 //
 // There is never an unsandboxed fallback: when the kernel refuses a
 // namespace, Create() fails with FailedPrecondition and says why.
@@ -42,6 +44,14 @@ struct SandboxLimits {
   int64_t max_output_bytes = int64_t{4} << 20;
 };
 
+// A file written into /work before the first step. The name is one path
+// component ([A-Za-z0-9._-], not "." or "..").
+struct SandboxFile {
+  std::string name;
+  std::string content;
+  bool executable = false;
+};
+
 struct SandboxOptions {
   // The interpreter Create() checks end to end with `python -c pass`. Use
   // the system one: pyenv shims add ~300 ms per start.
@@ -64,14 +74,21 @@ struct SandboxOptions {
   // host root). Ignored otherwise: an unprivileged caller's own ids are used.
   uint32_t host_uid_when_root = 65534;
   uint32_t host_gid_when_root = 65534;
-};
-
-// A file written into /work before the first step. The name is one path
-// component ([A-Za-z0-9._-], not "." or "..").
-struct SandboxFile {
-  std::string name;
-  std::string content;
-  bool executable = false;
+  // Steps of the form `python -I -S -B SCRIPT [ARGS...]` (python: the
+  // option above, the flags in any order; the code checker's harness) fork
+  // from a warm interpreter, a zygote, instead of starting one. Each run
+  // still gets fresh namespaces, its own /tmp and /work, the limits and the
+  // seccomp filter (docs/sandbox.md). It is used when `python` is the
+  // interpreter the zygote embeds and a probe through both paths agrees;
+  // otherwise every step execs. Sandbox::python_zygote_status() says which.
+  bool python_zygote = true;
+  // Modules the zygote imports once, before any run (a run skips them).
+  std::vector<std::string> python_zygote_preload = {
+      "types", "typing", "math", "re", "collections", "itertools", "functools", "heapq", "string"};
+  // Scripts the zygote compiles once (name: the script's argv; content: its
+  // source). A step whose script has that name and exactly that content
+  // runs the compiled code; any other script is compiled in its run.
+  std::vector<SandboxFile> python_zygote_scripts;
 };
 
 struct SandboxStep {
@@ -143,6 +160,14 @@ class Sandbox {
 
   const SandboxOptions& options() const;
   int workers() const;
+
+  // Whether eligible Python steps run through the zygote; the status says
+  // why not when they do not ("off", the probe's mismatch, a start failure).
+  bool uses_python_zygote() const;
+  const std::string& python_zygote_status() const;
+  // The zygote's host pid, -1 when none runs: tests kill it to check that
+  // it is replaced and that no run through it passes.
+  int python_zygote_pid_for_testing() const;
 
   struct Impl;
 

@@ -11,7 +11,9 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -20,6 +22,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "reward/sandbox_plan.h"
 
 namespace grpo::reward::sandbox_internal {
 namespace {
@@ -45,25 +49,13 @@ void Append(char* buf, size_t cap, size_t* pos, const char* text) {
   buf[*pos] = '\0';
 }
 
-bool WriteAll(int fd, const void* data, size_t size) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t n = write(fd, p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
 void SendRecord(int fd, const StatusRecord& record) {
   while (send(fd, &record, sizeof(record), MSG_NOSIGNAL) < 0 && errno == EINTR) {
   }
 }
 
-// Reports a setup failure ("what: ENAME (description)") and exits; the
-// host turns it into kSandboxError.
+}  // namespace
+
 [[noreturn]] void Fail(const ChildPlan& plan, const char* what, const char* path) {
   const int err = errno;
   StatusRecord record{};
@@ -84,6 +76,8 @@ void SendRecord(int fd, const StatusRecord& record) {
   SendRecord(plan.control_fd, record);
   _exit(1);
 }
+
+namespace {
 
 // fork(2) as a plain system call: no atfork handlers run in pid 1.
 pid_t RawFork() { return static_cast<pid_t>(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0)); }
@@ -109,15 +103,6 @@ void CloseRange(unsigned first, unsigned last) {
   for (unsigned fd = first; fd <= last && fd < limit; ++fd) close(static_cast<int>(fd));
 }
 
-// Closes every descriptor but `keep` (ascending).
-void CloseAllExcept(const int* keep, int count) {
-  unsigned next = 0;
-  for (int i = 0; i < count; ++i) {
-    if (keep[i] > 0) CloseRange(next, static_cast<unsigned>(keep[i]) - 1);
-    next = static_cast<unsigned>(keep[i]) + 1;
-  }
-  CloseRange(next, ~0U);
-}
 
 // Moves a descriptor to kHighFd or above, close-on-exec.
 int MoveHigh(int fd) {
@@ -127,14 +112,6 @@ int MoveHigh(int fd) {
   return moved;
 }
 
-void SortInts(int* v, int n) {
-  for (int i = 1; i < n; ++i)
-    for (int j = i; j > 0 && v[j - 1] > v[j]; --j) {
-      const int t = v[j];
-      v[j] = v[j - 1];
-      v[j - 1] = t;
-    }
-}
 
 // Makes a bind mount (and its submounts) read-only and nosuid; nodev unless
 // it is a device node. Flags the kernel locked on the source stay set.
@@ -222,12 +199,6 @@ void SetupMounts(const ChildPlan& plan) {
     Fail(plan, "make the new root read-only", nullptr);
 }
 
-[[noreturn]] void StepFail(int err_fd, int32_t stage) {
-  const int32_t report[2] = {stage, errno};
-  WriteAll(err_fd, report, sizeof(report));
-  _exit(127);
-}
-
 bool SetLimit(int resource, int64_t soft, int64_t hard) {
   rlimit rl;
   rl.rlim_cur = static_cast<rlim_t>(soft);
@@ -236,14 +207,9 @@ bool SetLimit(int resource, int64_t soft, int64_t hard) {
 }
 
 // The step's first process: descriptors, limits, no capabilities,
-// no_new_privs, seccomp, then the program.
+// no_new_privs, seccomp, then the runner (the program).
 [[noreturn]] void StepChild(const ChildPlan& plan, const StepPlan& step, int stdin_fd,
-                            int err_fd) {
-  struct sigaction dfl{};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
-  }
+                            int err_fd, ProgramRunner runner) {
   if (dup2(stdin_fd, 0) < 0 || dup2(plan.stdout_fd, 1) < 0 || dup2(plan.stderr_fd, 2) < 0)
     StepFail(err_fd, kStageDescriptors);
   const int keep[4] = {0, 1, 2, err_fd};
@@ -274,7 +240,18 @@ bool SetLimit(int resource, int64_t soft, int64_t hard) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) StepFail(err_fd, kStageNoNewPrivs);
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, plan.seccomp) != 0)
     StepFail(err_fd, kStageSeccomp);
+  runner(plan, step, err_fd);
+  StepFail(err_fd, kStageExec);  // a runner does not return
+}
 
+// The default runner: the program's own binary, with default signal
+// dispositions (an ignored signal would survive the exec).
+void ExecProgram(const ChildPlan& plan, const StepPlan& step, int err_fd) {
+  struct sigaction dfl{};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
+  }
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -292,22 +269,35 @@ void KillAndReapAll() {
   }
 }
 
-// Runs one step; fills the record (the caller sends it).
-void RunStep(const ChildPlan& plan, const StepPlan& step, StatusRecord* record) {
-  // A stop request that arrived after the previous step ended is stale.
-  sigset_t stop_set;
-  sigemptyset(&stop_set);
-  sigaddset(&stop_set, kKillStepSignal);
-  const timespec zero{0, 0};
-  while (sigtimedwait(&stop_set, nullptr, &zero) > 0) {
+// Reads the host's next command; stale stop requests are skipped.
+char ReadCommand(int control_fd) {
+  for (;;) {
+    char command = 0;
+    const ssize_t n = read(control_fd, &command, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != 1) return 0;
+    if (command != kCmdStop) return command;
   }
+}
 
-  // stdin is a sealed-size memory file: the step reads it at its own pace
-  // and no pipe can block this process.
-  const int stdin_fd = MoveHigh(static_cast<int>(syscall(SYS_memfd_create, "stdin", MFD_CLOEXEC)));
-  if (stdin_fd < 0) Fail(plan, "memfd_create", "stdin");
-  if (!WriteAll(stdin_fd, step.stdin_data, step.stdin_size) || lseek(stdin_fd, 0, SEEK_SET) != 0)
-    Fail(plan, "write", "stdin");
+// Runs one step; fills the record (the caller sends it).
+void RunStep(const ChildPlan& plan, const StepPlan& step, StatusRecord* record,
+             ProgramRunner runner) {
+  // stdin is a memory file: the step reads it at its own pace and no pipe
+  // can block this process.
+  int stdin_fd = step.stdin_fd;
+  if (stdin_fd < 0) {
+    stdin_fd = MoveHigh(static_cast<int>(syscall(SYS_memfd_create, "stdin", MFD_CLOEXEC)));
+    if (stdin_fd < 0) Fail(plan, "memfd_create", "stdin");
+    if (!WriteAll(stdin_fd, step.stdin_data, step.stdin_size) || lseek(stdin_fd, 0, SEEK_SET) != 0)
+      Fail(plan, "write", "stdin");
+  }
+  // SIGCHLD (blocked) arrives here; the host's stop request on the control socket.
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  const int sig_fd = MoveHigh(signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (sig_fd < 0) Fail(plan, "signalfd", nullptr);
   int err_pipe[2];
   if (pipe2(err_pipe, O_CLOEXEC) != 0) Fail(plan, "pipe2", nullptr);
   err_pipe[0] = MoveHigh(err_pipe[0]);
@@ -318,16 +308,12 @@ void RunStep(const ChildPlan& plan, const StepPlan& step, StatusRecord* record) 
   const int64_t start = NowNs();
   const pid_t pid = RawFork();
   if (pid < 0) Fail(plan, "fork", nullptr);
-  if (pid == 0) StepChild(plan, step, stdin_fd, err_pipe[1]);
+  if (pid == 0) StepChild(plan, step, stdin_fd, err_pipe[1], runner);
   close(err_pipe[1]);
   close(stdin_fd);
 
-  sigset_t wait_set;
-  sigemptyset(&wait_set);
-  sigaddset(&wait_set, SIGCHLD);
-  sigaddset(&wait_set, kKillStepSignal);
   const int64_t deadline = start + step.wall_ns;
-  bool done = false;
+  bool done = false, host_gone = false;
   while (!done) {
     const int64_t left = deadline - NowNs();
     if (!record->timed_out && left <= 0) {
@@ -336,9 +322,22 @@ void RunStep(const ChildPlan& plan, const StepPlan& step, StatusRecord* record) 
     }
     const int64_t wait_ns = record->timed_out ? 100000000 : left;
     const timespec ts{static_cast<time_t>(wait_ns / 1000000000), static_cast<long>(wait_ns % 1000000000)};
-    if (sigtimedwait(&wait_set, nullptr, &ts) == kKillStepSignal) {
-      record->output_killed = 1;
-      kill(-1, SIGKILL);
+    pollfd fds[2] = {{sig_fd, POLLIN, 0}, {host_gone ? -1 : plan.control_fd, POLLIN, 0}};
+    if (ppoll(fds, 2, &ts, nullptr) > 0) {
+      signalfd_siginfo info;
+      while (read(sig_fd, &info, sizeof(info)) > 0) {
+      }
+      if (fds[1].revents != 0) {
+        char command = 0;
+        const ssize_t n = recv(plan.control_fd, &command, 1, MSG_DONTWAIT);
+        if (n == 1 && command == kCmdStop && !record->output_killed) {
+          record->output_killed = 1;
+          kill(-1, SIGKILL);
+        } else if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+          host_gone = true;  // nobody will read the report: end the step now
+          kill(-1, SIGKILL);
+        }
+      }
     }
     for (;;) {
       int status;
@@ -368,14 +367,41 @@ void RunStep(const ChildPlan& plan, const StepPlan& step, StatusRecord* record) 
     record->child_errno = report[1];
   }
   close(err_pipe[0]);
+  close(sig_fd);
 }
 
 }  // namespace
 
-int ChildMain(void* arg) {
-  const ChildPlan& plan = *static_cast<const ChildPlan*>(arg);
-  // Everything blocked: SIGCHLD and the stop request are taken with
-  // sigtimedwait; SIGKILL (host, parent death) still works.
+[[noreturn]] void StepFail(int err_fd, int32_t stage) {
+  const int32_t report[2] = {stage, errno};
+  WriteAll(err_fd, report, sizeof(report));
+  _exit(127);
+}
+
+void CloseAllExcept(const int* keep, int count) {
+  int sorted[8];
+  int n = 0;
+  for (int i = 0; i < count && n < 8; ++i) {
+    if (keep[i] >= 0) sorted[n++] = keep[i];
+  }
+  for (int i = 1; i < n; ++i) {
+    for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; --j) {
+      const int t = sorted[j];
+      sorted[j] = sorted[j - 1];
+      sorted[j - 1] = t;
+    }
+  }
+  unsigned next = 0;
+  for (int i = 0; i < n; ++i) {
+    if (static_cast<unsigned>(sorted[i]) > next) CloseRange(next, static_cast<unsigned>(sorted[i]) - 1);
+    next = static_cast<unsigned>(sorted[i]) + 1;
+  }
+  CloseRange(next, ~0U);
+}
+
+void SetupSandbox(const ChildPlan& plan) {
+  // Everything blocked: SIGCHLD is read from a signalfd; SIGKILL (host,
+  // parent death) still works.
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, nullptr);
@@ -384,15 +410,11 @@ int ChildMain(void* arg) {
   sigaction(SIGCHLD, &dfl, nullptr);  // SIG_IGN would reap behind our back
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 
-  int keep[3] = {plan.control_fd, plan.stdout_fd, plan.stderr_fd};
-  SortInts(keep, 3);
+  const int keep[3] = {plan.control_fd, plan.stdout_fd, plan.stderr_fd};
   CloseAllExcept(keep, 3);
 
   // The host writes the uid/gid maps, then says go.
-  char command = 0;
-  while (read(plan.control_fd, &command, 1) < 0 && errno == EINTR) {
-  }
-  if (command != kCmdGo) _exit(1);
+  if (ReadCommand(plan.control_fd) != kCmdGo) _exit(1);
   // Not dumpable: the program cannot read pid 1's memory (the plan: other
   // steps' stdin, files) through /proc/1/mem or ptrace-like interfaces. Only
   // now: it also makes /proc/PID/uid_map root-owned, which an unprivileged
@@ -409,24 +431,31 @@ int ChildMain(void* arg) {
 
   SetupMounts(plan);
   if (sethostname("sandbox", 7) != 0) Fail(plan, "sethostname", nullptr);
+}
+
+void WriteFiles(const ChildPlan& plan) {
   for (size_t i = 0; i < plan.file_count; ++i) {
     const FileEntry& f = plan.files[i];
     WriteFileOrFail(plan, f.path, f.data, f.size, f.executable ? 0755 : 0644);
   }
+}
 
+void RunSteps(const ChildPlan& plan, ProgramRunner runner) {
   for (size_t i = 0; i < plan.step_count; ++i) {
-    if (i > 0) {
-      command = 0;
-      while (read(plan.control_fd, &command, 1) < 0 && errno == EINTR) {
-      }
-      if (command != kCmdContinue) break;
-    }
+    if (i > 0 && ReadCommand(plan.control_fd) != kCmdContinue) return;
     StatusRecord record{};
     record.type = StatusRecord::kStepDone;
     record.step = static_cast<int32_t>(i);
-    RunStep(plan, plan.steps[i], &record);
+    RunStep(plan, plan.steps[i], &record, runner);
     SendRecord(plan.control_fd, record);
   }
+}
+
+int ChildMain(void* arg) {
+  const ChildPlan& plan = *static_cast<const ChildPlan*>(arg);
+  SetupSandbox(plan);
+  WriteFiles(plan);
+  RunSteps(plan, ExecProgram);
   _exit(0);
 }
 

@@ -32,6 +32,9 @@ struct FileEntry {
 
 struct StepPlan {
   const char* exec_path;
+  // The program's stdin: a descriptor to read from (the zygote path passes a
+  // memfd), or -1: a memfd made from stdin_data.
+  int stdin_fd;
   char* const* argv;  // null-terminated
   const char* stdin_data;
   size_t stdin_size;
@@ -88,17 +91,52 @@ enum StepStage : int32_t {
 };
 
 // Commands from the host, one byte each: after the uid/gid maps are written,
-// and after each step (continue or quit).
+// and after each step (continue or quit). Stop may come at any time during a
+// step (the output cap): pid 1 kills the step. A stop that arrives after the
+// step ended is skipped when the next command is read.
 inline constexpr char kCmdGo = 'g';
 inline constexpr char kCmdContinue = 'c';
 inline constexpr char kCmdQuit = 'q';
+inline constexpr char kCmdStop = 's';
 
-// The host asks the child to kill the running step with this signal.
-inline constexpr int kKillStepSignal = 10;  // SIGUSR1
+// The Python zygote's protocol (reward/sandbox_zygote_main.cc). A run is
+// one kZygoteCmdRun message carrying, as SCM_RIGHTS, the control socket,
+// stdout, stderr, the run's plan (a memfd: files and steps, no stdin) and
+// one stdin memfd per step. The zygote says kZygoteReady once, when warm.
+inline constexpr char kZygoteCmdRun = 'r';
+inline constexpr char kZygoteReady = 'y';
+inline constexpr int kZygoteMaxSteps = 16;
+inline constexpr int kZygoteMaxFds = 4 + kZygoteMaxSteps;
+// A zygote step's argv: python, its three flags (-I -S -B), the script, its arguments.
+inline constexpr int kZygoteScriptIndex = 4;
+
+// What the step's first process runs once it is confined (descriptors,
+// rlimits, no capabilities, no_new_privs, seccomp): execve by default, the
+// warm interpreter in the zygote. Must not return; a failure before the
+// program's own code runs is reported with StepFail.
+using ProgramRunner = void (*)(const ChildPlan& plan, const StepPlan& step, int err_fd);
 
 // `arg` is a ChildPlan. Runs as pid 1 of the new pid namespace: sets up
 // mounts and ids, then runs each step as its child. Never returns.
 int ChildMain(void* arg);
+
+// The pieces of ChildMain, for the zygote (reward/sandbox_zygote_main.cc).
+// Pid 1's own set-up: signals blocked, descriptors closed, waits for the
+// host's go, not dumpable, ids, mounts, pivot_root, hostname. Fails (and
+// exits) through Fail.
+void SetupSandbox(const ChildPlan& plan);
+// Writes plan.files; Fail on error.
+void WriteFiles(const ChildPlan& plan);
+// Runs the steps in order, one report each, with the host's commands in
+// between. Returns when the steps are done or the host said quit.
+void RunSteps(const ChildPlan& plan, ProgramRunner runner);
+// Reports a setup failure ("what path: ENAME (description)") on the control
+// socket and exits; the host turns it into kSandboxError.
+[[noreturn]] void Fail(const ChildPlan& plan, const char* what, const char* path);
+// Reports the stage that failed (with errno) to the step's pid 1 and exits.
+[[noreturn]] void StepFail(int err_fd, int32_t stage);
+// Closes every descriptor but `keep` (any order, negatives ignored).
+void CloseAllExcept(const int* keep, int count);
 
 }  // namespace grpo::reward::sandbox_internal
 

@@ -13,21 +13,8 @@
 
 int main(int argc, char** argv) {
   using namespace grpo::reward::sandbox_internal;
-  if (argc != 2) return 125;
-  const int fd = atoi(argv[1]);
-  std::string bytes;
-  char buf[65536];
-  for (off_t offset = 0;;) {
-    const ssize_t n = pread(fd, buf, sizeof(buf), offset);
-    if (n <= 0) break;
-    bytes.append(buf, static_cast<size_t>(n));
-    offset += n;
-  }
-  close(fd);
   OwnedPlan plan;
-  if (!DecodePlan(bytes, &plan)) return 126;
-  bytes.clear();
-  bytes.shrink_to_fit();
+  if (!ReadPlanArgument(argc, argv, &plan)) return 126;
   const PlanView view(plan);
   return ChildMain(const_cast<ChildPlan*>(&view.plan()));
 }

@@ -1,5 +1,9 @@
 #include "reward/sandbox_plan.h"
 
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <cstring>
 
 namespace grpo::reward::sandbox_internal {
@@ -70,6 +74,39 @@ class Reader {
 
 }  // namespace
 
+std::string ReadAllFrom(int fd) {
+  std::string bytes;
+  char buf[65536];
+  for (off_t offset = 0;;) {
+    const ssize_t n = pread(fd, buf, sizeof(buf), offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    bytes.append(buf, static_cast<size_t>(n));
+    offset += n;
+  }
+  return bytes;
+}
+
+bool ReadPlanArgument(int argc, char** argv, OwnedPlan* plan) {
+  if (argc != 2) return false;
+  const int fd = atoi(argv[1]);
+  const std::string bytes = ReadAllFrom(fd);
+  close(fd);
+  return DecodePlan(bytes, plan);
+}
+
+bool WriteAll(int fd, const void* data, size_t size) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = write(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
 std::string EncodePlan(const OwnedPlan& p) {
   Writer w;
   w.Int(static_cast<int64_t>(kMagic));
@@ -107,6 +144,9 @@ std::string EncodePlan(const OwnedPlan& p) {
   w.Strs(p.env);
   w.Str(std::string(reinterpret_cast<const char*>(p.seccomp.data()),
                     p.seccomp.size() * sizeof(sock_filter)));
+  w.Str(p.zygote_python);
+  w.Strs(p.zygote_preload);
+  w.Strs(p.zygote_scripts);
   return w.Take();
 }
 
@@ -147,7 +187,8 @@ bool DecodePlan(const std::string& bytes, OwnedPlan* p) {
   }
   std::string filter;
   if (!r.Strs(&p->env) || !r.Str(&filter) || filter.size() % sizeof(sock_filter) != 0 ||
-      !r.AtEnd()) {
+      !r.Str(&p->zygote_python) || !r.Strs(&p->zygote_preload) ||
+      !r.Strs(&p->zygote_scripts) || p->zygote_scripts.size() % 2 != 0 || !r.AtEnd()) {
     return false;
   }
   p->seccomp.resize(filter.size() / sizeof(sock_filter));
@@ -173,6 +214,7 @@ PlanView::PlanView(const OwnedPlan& p) {
     const OwnedStep& s = p.steps[i];
     StepPlan step{};
     step.exec_path = s.exec_path.c_str();
+    step.stdin_fd = s.stdin_fd;
     step.argv = argvs_[i].data();
     step.stdin_data = s.stdin_data.data();
     step.stdin_size = s.stdin_data.size();

@@ -30,6 +30,7 @@ struct OwnedStep {
   std::string exec_path;
   std::vector<std::string> argv;
   std::string stdin_data;
+  int stdin_fd = -1;  // not encoded: the zygote sets it to a received descriptor
   int64_t wall_ns = 0, cpu_soft = 0, cpu_hard = 0, address_space = 0, max_processes = 0,
           max_file = 0, max_open_files = 0;
 };
@@ -43,9 +44,24 @@ struct OwnedPlan {
   std::vector<OwnedStep> steps;
   std::vector<std::string> env;
   std::vector<sock_filter> seccomp;
+  // The Python zygote only (reward/sandbox_zygote_main.cc): the interpreter
+  // it stands for (sys.executable) and the modules it imports before forking.
+  std::string zygote_python;
+  std::vector<std::string> zygote_preload;
+  // Scripts it compiles once, as name, source, name, source...
+  std::vector<std::string> zygote_scripts;
 };
 
 std::string EncodePlan(const OwnedPlan& plan);
+// The whole content of a descriptor (a memfd), read from offset 0; what
+// could be read when reading fails.
+std::string ReadAllFrom(int fd);
+// The plan of a sandbox program started as `NAME PLAN_FD` (argv[1]): reads
+// the descriptor, closes it and decodes the plan. False when argv or the
+// bytes are not a plan.
+bool ReadPlanArgument(int argc, char** argv, OwnedPlan* plan);
+// Writes all of `data`, retrying on EINTR; false on an error.
+bool WriteAll(int fd, const void* data, size_t size);
 // False when the bytes are not a whole plan.
 bool DecodePlan(const std::string& bytes, OwnedPlan* plan);
 

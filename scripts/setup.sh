@@ -19,8 +19,9 @@ packages=(
   libpcre2-dev libutf8proc-dev
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev
-  # The code sandbox: seccomp filters (reward/sandbox_seccomp.cc).
-  libseccomp-dev
+  # The code sandbox: seccomp filters (reward/sandbox_seccomp.cc), and the
+  # embedded interpreter of its Python zygote (reward/sandbox_zygote_main.cc).
+  libseccomp-dev python3-dev
 )
 
 missing=()

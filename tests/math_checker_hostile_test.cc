@@ -213,6 +213,8 @@ TEST(HostileInputTest, FormerCrashesAndHangs) {
            {"(x+y+1)^{z+15000}", "(x+y+1)^{z+15000} + 1", RewardStatus::kOk, 0},
            // Numbers raised in the CAS are computed when they are built.
            {"x + ((10^{64})^{64})^{64}", "((10^{64})^{64})^{64} + x", RewardStatus::kError, 0},
+           // Bits(9) * 3333333333333333333 overflowed a long (UBSan, reward_request_fuzz).
+           {"9^{3333333333333333333}", "1", RewardStatus::kError, 0},
        }) {
     RewardResult r;
     double s = Seconds([&] { r = checker.CompareAnswers(c.prediction, c.gold); });
@@ -220,6 +222,32 @@ TEST(HostileInputTest, FormerCrashesAndHangs) {
     EXPECT_EQ(r.status, c.status) << c.prediction << ": " << r.reason;
     EXPECT_EQ(r.value, c.value) << c.prediction << ": " << r.reason;
   }
+}
+
+// Found by reward_request_fuzz: an answer that every random point
+// overflows goes to the CAS, and GiNaC's expand()/normal() time grows about
+// 5x per level of a power tower (12 levels: 14 s, 14 levels: over a minute,
+// in the Release build).
+// Towers nested deeper than kMaxCasExponentNesting are kept from the CAS.
+TEST(HostileInputTest, ExponentTowersStayOutOfTheCas) {
+  MathChecker checker = Make([](Options& o) { o.set_time_limit_ms(100); });
+  for (const char* completion : {
+           " #### tTtta^TTT^ #### t^T^T^a^T^T^T^T^T^T^T^T^T*9^9^9^9^t",
+           " #### tTtta^TTT^T^T^a^T^T^T^T^T^T^T^T^T^T 9^9^9^9^t",
+           "\\boxed{x^{y^{y^{a^{y^{y^{y^{y^{y^{y^{y^{y}}}}}}}}}}} + 9^9^9^9^x}",  // 1.4 s before
+       }) {
+    RewardResult r;
+    const double s = Seconds([&] { r = checker.Check(completion, "42"); });
+    EXPECT_LT(s, kSanitySeconds) << completion;
+    EXPECT_EQ(r.status, RewardStatus::kOk) << completion << ": " << r.reason;
+    EXPECT_EQ(r.value, 0.0) << completion;
+  }
+  // Towers of real answers (e^{x^2}) are far below the cap: the CAS still
+  // proves them.
+  RewardResult r = checker.CompareAnswers("e^{x^{y^{z}}} \\cdot 9^9^9^9^x", "9^9^9^9^x e^{x^{y^{z}}}");
+  EXPECT_EQ(r.status, RewardStatus::kOk) << r.reason;
+  EXPECT_EQ(r.value, 1.0) << r.reason;
+  EXPECT_EQ(r.reason, "equal (cas)");
 }
 
 TEST(HostileInputTest, MegabyteCompletion) {

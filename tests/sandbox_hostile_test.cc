@@ -19,6 +19,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -29,6 +31,28 @@ namespace grpo::reward {
 namespace {
 
 using Kind = SandboxOutcome::Kind;
+
+// Attacks run both ways, on the exec path and through the zygote.
+constexpr char kSetsidDaemon[] =
+    "import os, time\n"
+    "if os.fork() == 0:\n"
+    "    os.setsid()\n"
+    "    if os.fork() == 0:\n"
+    "        os.chdir('/'); os.close(0); os.close(1); os.close(2)\n"
+    "        time.sleep(30)\n"
+    "    os._exit(0)\n"
+    "os.wait()\n"
+    "print('daemonized')\n";
+// chroot, pivot_root, setns, unshare(NEWNS), clone(NEWUSER), io_uring_setup,
+// userfaultfd, process_vm_readv on pid 1, ptrace(ATTACH, 1), setuid(0).
+constexpr char kKernelEscapes[] =
+    "import ctypes, os\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "def call(nr, *a):\n"
+    "    r = libc.syscall(nr, *a); return 'ok' if r >= 0 else str(ctypes.get_errno())\n"
+    "print(call(161, b'/tmp'), call(155, b'/tmp', b'/tmp'), call(308, 0, 0), call(272, 0x20000),\n"
+    "      call(56, 0x10000000 | 17, 0, 0, 0, 0), call(425, 1, 0), call(323, 0),\n"
+    "      call(310, 1, 0, 0, 0, 0, 0), call(101, 16, 1, 0, 0), call(105, 0))\n";
 
 // Pids of host processes whose command line contains `marker`.
 std::vector<int> ProcessesWithMarker(const std::string& marker) {
@@ -274,16 +298,7 @@ TEST_F(SandboxHostileTest, ChildrenOutliveTheParent) {
 }
 
 TEST_F(SandboxHostileTest, SetsidDaemon) {
-  const SandboxOutcome o = Py(
-      "import os, time\n"
-      "if os.fork() == 0:\n"
-      "    os.setsid()\n"
-      "    if os.fork() == 0:\n"
-      "        os.chdir('/'); os.close(0); os.close(1); os.close(2)\n"
-      "        time.sleep(30)\n"
-      "    os._exit(0)\n"
-      "os.wait()\n"
-      "print('daemonized')\n");
+  const SandboxOutcome o = Py(kSetsidDaemon);
   EXPECT_EQ(o.kind, Kind::kExited);
   EXPECT_EQ(o.stdout_data, "daemonized\n");
   EXPECT_LT(o.wall_seconds, 2);
@@ -325,19 +340,155 @@ TEST_F(SandboxHostileTest, NoEnvironmentOrDescriptorLeaks) {
 }
 
 TEST_F(SandboxHostileTest, EscapeAttemptsThroughTheKernelInterfaces) {
-  const SandboxOutcome o = Py(
-      "import ctypes, os\n"
-      "libc = ctypes.CDLL(None, use_errno=True)\n"
-      "def call(nr, *a):\n"
-      "    r = libc.syscall(nr, *a); return 'ok' if r >= 0 else str(ctypes.get_errno())\n"
-      "# chroot, pivot_root, setns, unshare(NEWNS), clone(NEWUSER), io_uring_setup, userfaultfd,\n"
-      "# process_vm_readv on pid 1, ptrace(ATTACH, 1), setuid(0)\n"
-      "print(call(161, b'/tmp'), call(155, b'/tmp', b'/tmp'), call(308, 0, 0), call(272, 0x20000),\n"
-      "      call(56, 0x10000000 | 17, 0, 0, 0, 0), call(425, 1, 0), call(323, 0),\n"
-      "      call(310, 1, 0, 0, 0, 0, 0), call(101, 16, 1, 0, 0), call(105, 0))\n");
+  const SandboxOutcome o = Py(kKernelEscapes);
   EXPECT_EQ(o.kind, Kind::kExited) << o.stderr_data;
   // EPERM (1) from seccomp; setuid(0): EINVAL (22), uid 0 has no mapping.
   EXPECT_EQ(o.stdout_data, "1 1 1 1 1 1 1 1 1 22\n") << o.stderr_data;
+}
+
+// The same attacks through the Python zygote (docs/sandbox.md): the program
+// runs forked from a warm interpreter, in nested namespaces of its own. Its
+// processes carry the zygote's command line, so the host check is instead
+// that no live process is left under the zygote once a run is over.
+
+// Live (not zombie) descendants of `root` on the host.
+std::vector<int> LiveDescendants(int root) {
+  std::vector<std::pair<int, int>> parent_of;  // pid, ppid of live processes
+  DIR* dir = opendir("/proc");
+  if (dir == nullptr) return {};
+  while (dirent* e = readdir(dir)) {
+    const int pid = atoi(e->d_name);
+    if (pid <= 0) continue;
+    std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+    std::string stat;
+    std::getline(in, stat);
+    const size_t paren = stat.rfind(')');
+    if (paren == std::string::npos || paren + 4 >= stat.size()) continue;
+    std::istringstream rest(stat.substr(paren + 2));
+    char state;
+    int ppid;
+    rest >> state >> ppid;
+    if (state != 'Z') parent_of.push_back({pid, ppid});
+  }
+  closedir(dir);
+  std::vector<int> found, frontier = {root};
+  while (!frontier.empty()) {
+    const int p = frontier.back();
+    frontier.pop_back();
+    for (const auto& [pid, ppid] : parent_of) {
+      if (ppid == p) {
+        found.push_back(pid);
+        frontier.push_back(pid);
+      }
+    }
+  }
+  return found;
+}
+
+class SandboxHostileZygoteTest : public SandboxHostileTest {
+ protected:
+  void SetUp() override {
+    SandboxHostileTest::SetUp();
+    if (IsSkipped()) return;
+    ASSERT_TRUE(sandbox_->uses_python_zygote()) << sandbox_->python_zygote_status();
+    zygote_ = sandbox_->python_zygote_pid_for_testing();
+    ASSERT_GT(zygote_, 0);
+  }
+  void TearDown() override {
+    if (sandbox_ == nullptr) return;
+    // The run's pid 1 exits right after its report: allow it a moment.
+    std::vector<int> left;
+    for (int i = 0; i < 200; ++i) {
+      left = LiveDescendants(zygote_);
+      if (left.empty()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(left, std::vector<int>{}) << "processes of the attack survived under the zygote";
+    EXPECT_EQ(sandbox_->python_zygote_pid_for_testing(), zygote_) << "the attack reached the zygote";
+    const SandboxOutcome o = Attack("print('still serving')\n");
+    EXPECT_EQ(o.stdout_data, "still serving\n") << o.detail << o.stderr_data;
+    SandboxHostileTest::TearDown();
+  }
+  // `python3 -I -S -B attack.py MARKER`: the zygote's form.
+  SandboxOutcome Attack(const std::string& code, SandboxLimits limits = Small()) {
+    SandboxStep step;
+    step.argv = {"/usr/bin/python3", "-I", "-S", "-B", "attack.py", marker_};
+    step.limits = limits;
+    auto o = sandbox_->RunOne(step, {{"attack.py", code, false}});
+    EXPECT_TRUE(o.ok()) << o.status();
+    return o.ok() ? *o : SandboxOutcome{};
+  }
+  int zygote_ = -1;
+};
+
+TEST_F(SandboxHostileZygoteTest, ForkBomb) {
+  const SandboxOutcome o = Attack(
+      "import os\n"
+      "while True:\n"
+      "    try: os.fork()\n"
+      "    except OSError: pass\n");
+  EXPECT_EQ(o.kind, Kind::kWallTimeout) << o.detail;
+}
+
+TEST_F(SandboxHostileZygoteTest, KillMinusOneAndThePids) {
+  const SandboxOutcome o = Attack(
+      "import os, signal, time\n"
+      "if os.fork() == 0: time.sleep(30)\n"
+      "time.sleep(0.1)\n"
+      "os.kill(-1, signal.SIGKILL)\n"
+      "for pid in (1, 0):\n"
+      "    try: os.kill(pid, signal.SIGKILL)\n"
+      "    except OSError as e: print('err', e.errno)\n"
+      "print('survived', os.wait()[1] & 0x7f, os.getpid(), sorted(p for p in os.listdir('/proc') if p.isdigit()))\n");
+  // Its own child died; pid 1 (the run's, not the zygote) ignored the kill;
+  // kill(0) took its own process group, itself included.
+  EXPECT_EQ(o.kind, Kind::kSignaled) << o.stdout_data << o.stderr_data;
+  EXPECT_EQ(o.signal, SIGKILL);
+}
+
+TEST_F(SandboxHostileZygoteTest, SetsidDaemon) {
+  const SandboxOutcome o = Attack(kSetsidDaemon);
+  EXPECT_EQ(o.stdout_data, "daemonized\n") << o.stderr_data;
+  EXPECT_LT(o.wall_seconds, 2);
+}
+
+TEST_F(SandboxHostileZygoteTest, APreviousRunsFilesAndStateAreGone) {
+  SandboxOutcome o = Attack(
+      "import builtins, os, sys, typing\n"
+      "for d in ('/tmp', '/work', '/dev/shm'): open(d + '/secret-left', 'w').write('key')\n"
+      "os.environ['PLANTED'] = '1'; typing.List = 'planted'; builtins.sorted = lambda x: ['planted']\n"
+      "os.register_at_fork(after_in_child=lambda: print('planted hook'))\n"
+      "sys.modules['os'].listdir = lambda p='.': ['planted']\n"
+      "print('planted')\n");
+  ASSERT_EQ(o.stdout_data, "planted\n") << o.stderr_data;
+  o = Attack(
+      "import os, typing\n"
+      "if os.fork() == 0: os._exit(0)\n"
+      "os.wait()\n"
+      "print(sorted(os.listdir('/tmp')), sorted(os.listdir('/work')), 'PLANTED' in os.environ,\n"
+      "      typing.List is list or str(typing.List))\n");
+  EXPECT_EQ(o.stdout_data, "[] ['attack.py'] False typing.List\n") << o.stderr_data;
+}
+
+TEST_F(SandboxHostileZygoteTest, ReadsPid1AndTheZygote) {
+  const SandboxOutcome o = Attack(
+      "import errno, os\n"
+      "out = []\n"
+      "for path in ('/proc/1/mem', '/proc/1/environ', '/proc/1/maps', '/proc/1/fd/0'):\n"
+      "    try: open(path, 'rb').read(16); out.append('read')\n"
+      "    except OSError as e: out.append(errno.errorcode[e.errno])\n"
+      "print(*out, sorted(p for p in os.listdir('/proc') if p.isdigit()), os.getppid())\n");
+  // pid 1 of the run is not dumpable; the zygote is not in its pid namespace.
+  EXPECT_EQ(o.stdout_data, "EACCES EACCES EACCES EACCES ['1', '2'] 1\n") << o.stderr_data;
+}
+
+TEST_F(SandboxHostileZygoteTest, EscapeAttemptsThroughTheKernelInterfaces) {
+  const SandboxOutcome o = Attack(absl::StrCat(kKernelEscapes,
+      "import socket\n"
+      "try: socket.create_connection(('127.0.0.1', 22), timeout=1)\n"
+      "except OSError as e: print(e.errno)\n"));
+  EXPECT_EQ(o.kind, Kind::kExited) << o.stderr_data;
+  EXPECT_EQ(o.stdout_data, "1 1 1 1 1 1 1 1 1 22\n97\n") << o.stderr_data;
 }
 
 }  // namespace

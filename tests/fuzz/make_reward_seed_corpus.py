@@ -54,6 +54,10 @@ TEXT_SEEDS = [
     b"<think>hmm</think> 42",
     b"#### 42",
     b"\xff\xfe invalid",
+    # Found by the fuzzer: exponent towers that every random point overflows
+    # sent GiNaC's expand()/normal() past the time limit (14 s at 12 levels).
+    b" #### tTtta^TTT^ #### t^T^T^a^T^T^T^T^T^T^T^T^T*9^9^9^9^t",
+    b" #### tTtta^TTT^T^T^a^T^T^T^T^T^T^T^T^T^T 9^9^9^9^t",
 ]
 
 
