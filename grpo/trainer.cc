@@ -76,10 +76,12 @@ absl::Status CheckJob(const config::TrainJob& job) {
   const auto& g = job.grpo();
   if (g.steps() < 0 || g.prompts_per_step() < 1 || g.group_size() < 2 || g.max_new_tokens() < 1 ||
       g.epochs() < 1 || g.micro_batch_rows() < 0 || g.max_sampling_rounds() < 1 || job.sft().steps() < 0 ||
+      !(job.reward_timeout_seconds() > 0) ||
       job.sft().batch_size() < 1 || job.threads() < 1) {
     return absl::InvalidArgumentError(
         "train: need grpo.steps >= 0, prompts_per_step >= 1, group_size >= 2, max_new_tokens >= 1, epochs >= 1, "
-        "micro_batch_rows >= 0, max_sampling_rounds >= 1, sft.steps >= 0, sft.batch_size >= 1, threads >= 1");
+        "micro_batch_rows >= 0, max_sampling_rounds >= 1, sft.steps >= 0, sft.batch_size >= 1, threads >= 1, "
+        "reward_timeout_seconds > 0");
   }
   if (job.name().empty() || job.name().find('/') != std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat("train.name must be one path component, got \"", job.name(), "\""));
@@ -399,7 +401,7 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
   // The reward service must be up, and know every component the spec names.
   reward::ClientOptions co;
   co.target = reward_target;
-  co.per_sample_timeout = absl::Seconds(30);
+  co.per_sample_timeout = absl::Seconds(job_.reward_timeout_seconds());
   ASSIGN_OR_RETURN(client_, reward::RewardClient::Create(co));
   absl::StatusOr<bool> healthy = client_->Healthy(absl::Seconds(10));
   if (!healthy.ok() || !*healthy) {

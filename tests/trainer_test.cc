@@ -6,7 +6,9 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -62,7 +64,7 @@ class TrainerTest : public ::testing::Test {
     server_ = std::move(*server);
     target_ = "127.0.0.1:" + std::to_string(server_->port());
   }
-  void TearDown() override { server_->Shutdown(absl::ZeroDuration()); }
+  void TearDown() override { server_->Shutdown(absl::ZeroDuration()); }  // again is harmless
 
   reward::ComponentRegistry registry_;
   std::unique_ptr<reward::RewardServer> server_;
@@ -119,6 +121,38 @@ TEST_F(TrainerTest, DynamicSamplingMicroBatchesAndEpochsRun) {
     if (m["frac_reward_zero_std"].get<double>() > 0) EXPECT_EQ(rounds, 2);
     EXPECT_TRUE(m.contains("groups_dropped"));
   }
+}
+
+TEST_F(TrainerTest, RewardServerKilledMidRunGivesErrorsAndWarningsNotAHang) {
+  config::TrainJob job = ShortJob("server_dies");
+  job.mutable_grpo()->set_steps(6);
+  job.mutable_grpo()->set_eval_every(0);
+  job.set_reward_timeout_seconds(1.0);
+  const std::string metrics = job.output_dir() + "/server_dies/metrics.jsonl";
+  std::thread killer([&] {
+    // Once two GRPO steps are done, the server goes away for good.
+    for (int i = 0; i < 6000; ++i) {
+      std::ifstream in(metrics);
+      std::string line;
+      int lines = 0;
+      while (std::getline(in, line)) ++lines;
+      if (lines >= 2) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    server_->Shutdown(absl::ZeroDuration());
+  });
+  std::ostringstream log;
+  const auto start = std::chrono::steady_clock::now();
+  auto summary = RunTraining(job, target_, &log);
+  killer.join();
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 60.0);
+  // The steps after the kill score 0 with explicit statuses and warnings; the
+  // final held-out evaluation cannot be scored, which is an error, not a hang.
+  EXPECT_EQ(summary.status().code(), absl::StatusCode::kUnavailable) << summary.status();
+  EXPECT_THAT(log.str(), HasSubstr("warning: step"));
+  int64_t failed = 0;
+  for (const nlohmann::json& m : JsonLines(metrics)) failed += m["failed_rewards"].get<int64_t>();
+  EXPECT_GT(failed, 0);
 }
 
 TEST_F(TrainerTest, UnknownRewardComponentIsInvalidArgument) {
