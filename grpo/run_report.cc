@@ -113,7 +113,8 @@ std::string RenderRunReport(const std::string& title, const std::vector<json>& m
   const std::vector<std::pair<std::string, std::vector<Series>>> charts = {
       {"reward", {{"reward_mean", "mean", kBlue}, {"reward/math_accuracy", "math_accuracy", kOrange},
                   {"reward/format", "format", kGreen}}},
-      {"accuracy", {{"accuracy", "train samples", kBlue}, {"heldout_accuracy", "held-out greedy", kRed}}},
+      {"accuracy", {{"accuracy", "train samples", kBlue}, {"heldout_accuracy", "held-out greedy", kRed},
+                    {"heldout_pass_at_k", "held-out pass@k", kGreen}}},
       {"completion length (tokens)", {{"completion_len_mean", "mean", kBlue}, {"completion_len_max", "max", kOrange}}},
       {"entropy and KL", {{"entropy", "entropy", kBlue}, {"kl", "KL", kRed}}},
       {"clip fractions", {{"clip_frac_low", "low", kBlue}, {"clip_frac_high", "high", kOrange}}},

@@ -23,6 +23,7 @@
 #include "grpo/checkpoint.h"
 #include "grpo/objective.h"
 #include "grpo/optimizer.h"
+#include "grpo/pass_at_k.h"
 #include "grpo/policy_update.h"
 #include "grpo/run_report.h"
 #include "grpo/sequence_batch.h"
@@ -76,12 +77,13 @@ absl::Status CheckJob(const config::TrainJob& job) {
   const auto& g = job.grpo();
   if (g.steps() < 0 || g.prompts_per_step() < 1 || g.group_size() < 2 || g.max_new_tokens() < 1 ||
       g.epochs() < 1 || g.micro_batch_rows() < 0 || g.max_sampling_rounds() < 1 || job.sft().steps() < 0 ||
-      !(job.reward_timeout_seconds() > 0) ||
+      !(job.reward_timeout_seconds() > 0) || g.eval_samples() < 0 || g.eval_pass_k() < 0 ||
+      g.eval_pass_k() > std::max(g.eval_samples(), 1) ||
       job.sft().batch_size() < 1 || job.threads() < 1) {
     return absl::InvalidArgumentError(
         "train: need grpo.steps >= 0, prompts_per_step >= 1, group_size >= 2, max_new_tokens >= 1, epochs >= 1, "
         "micro_batch_rows >= 0, max_sampling_rounds >= 1, sft.steps >= 0, sft.batch_size >= 1, threads >= 1, "
-        "reward_timeout_seconds > 0");
+        "reward_timeout_seconds > 0, 0 <= eval_pass_k <= eval_samples");
   }
   if (job.name().empty() || job.name().find('/') != std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat("train.name must be one path component, got \"", job.name(), "\""));
@@ -170,7 +172,10 @@ class Run {
     return r;
   }
   absl::Status Sft();
-  absl::StatusOr<double> HeldOutAccuracy();
+  // Per held-out completion, 1 when math_accuracy holds: n samples per problem at `temperature`.
+  absl::StatusOr<std::vector<double>> HeldOutCorrect(double temperature, int n);
+  absl::StatusOr<double> HeldOutAccuracy();  // greedy
+  absl::StatusOr<double> HeldOutPassAtK();   // eval_samples at the rollout temperature
   absl::StatusOr<json> GrpoStep(int step, Optimizer& optimizer, std::ofstream& samples);
 
   const config::TrainJob& job_;
@@ -228,9 +233,9 @@ absl::Status Run::Sft() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<double> Run::HeldOutAccuracy() {
+absl::StatusOr<std::vector<double>> Run::HeldOutCorrect(double temperature, int n) {
   rollout::RolloutOptions o;
-  o.sampler.temperature(0).n(1).max_new_tokens(job_.grpo().max_new_tokens()).stop_token_ids({kEos});
+  o.sampler.temperature(temperature).n(n).max_new_tokens(job_.grpo().max_new_tokens()).stop_token_ids({kEos});
   o.components.resize(1);
   o.components[0].set_name("math_accuracy");
   o.components[0].set_weight(1.0);
@@ -238,7 +243,7 @@ absl::StatusOr<double> Run::HeldOutAccuracy() {
   std::vector<rollout::RolloutPrompt> prompts;
   for (const ArithmeticProblem& p : heldout_) prompts.push_back(Prompt(p));
   model_->eval();
-  ASSIGN_OR_RETURN(rollout::RolloutBatch batch, worker.Run(prompts, 0));
+  ASSIGN_OR_RETURN(rollout::RolloutBatch batch, worker.Run(prompts, job_.seed()));
   model_->train();
   if (batch.failed > 0) {
     return absl::UnavailableError(absl::StrCat("held-out evaluation: ", batch.failed, " of ",
@@ -247,9 +252,29 @@ absl::StatusOr<double> Run::HeldOutAccuracy() {
                                                              [](const std::string& s) { return s != "ok"; }),
                                                "\")"));
   }
-  double correct = 0;
-  for (const auto& c : batch.components) correct += c.at("math_accuracy");
-  return correct / static_cast<double>(batch.components.size());
+  std::vector<double> correct;
+  for (const auto& c : batch.components) correct.push_back(c.at("math_accuracy"));
+  return correct;
+}
+
+absl::StatusOr<double> Run::HeldOutAccuracy() {
+  ASSIGN_OR_RETURN(std::vector<double> correct, HeldOutCorrect(0, 1));
+  double sum = 0;
+  for (double c : correct) sum += c;
+  return sum / static_cast<double>(correct.size());
+}
+
+absl::StatusOr<double> Run::HeldOutPassAtK() {
+  const config::GrpoStage& g = job_.grpo();
+  const int n = g.eval_samples(), k = g.eval_pass_k() > 0 ? g.eval_pass_k() : n;
+  ASSIGN_OR_RETURN(std::vector<double> correct, HeldOutCorrect(g.temperature(), n));
+  double sum = 0;
+  for (size_t p = 0; p < heldout_.size(); ++p) {
+    int c = 0;
+    for (int i = 0; i < n; ++i) c += correct[p * static_cast<size_t>(n) + static_cast<size_t>(i)] > 0.5;
+    sum += PassAtK(n, c, k);
+  }
+  return sum / static_cast<double>(heldout_.size());
 }
 
 absl::StatusOr<json> Run::GrpoStep(int step, Optimizer& optimizer, std::ofstream& samples) {
@@ -507,6 +532,10 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
     if (g.eval_every() > 0 && (step + 1) % g.eval_every() == 0 && step + 1 < g.steps()) {
       ASSIGN_OR_RETURN(double acc, HeldOutAccuracy());
       m["heldout_accuracy"] = acc;
+      if (g.eval_samples() > 0) {
+        ASSIGN_OR_RETURN(double pass, HeldOutPassAtK());
+        m["heldout_pass_at_k"] = pass;
+      }
     }
     metrics << m.dump() << "\n" << std::flush;
     for (const auto& [key, value] : m.items()) {
@@ -537,13 +566,20 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
   }
   summary.grpo_seconds = state.grpo_seconds;
   ASSIGN_OR_RETURN(summary.accuracy_after, HeldOutAccuracy());
+  if (g.eval_samples() > 0) {
+    ASSIGN_OR_RETURN(summary.pass_at_k_after, HeldOutPassAtK());
+  }
   summary.failed_rewards = failed_rewards_;
   summary.wall_seconds = SecondsSince(start);
   RETURN_IF_ERROR(policy::SaveCausalLM(model_, summary.run_dir + "/model"));
-  const json s{{"accuracy_before", summary.accuracy_before}, {"accuracy_after", summary.accuracy_after},
+  json s{{"accuracy_before", summary.accuracy_before}, {"accuracy_after", summary.accuracy_after},
                {"sft_seconds", summary.sft_seconds},         {"grpo_seconds", summary.grpo_seconds},
                {"wall_seconds", summary.wall_seconds},       {"failed_rewards", summary.failed_rewards},
                {"seed", job_.seed()},                        {"grpo_steps", g.steps()}};
+  if (g.eval_samples() > 0) {
+    s["pass_at_k_after"] = summary.pass_at_k_after;
+    s["pass_k"] = g.eval_pass_k() > 0 ? g.eval_pass_k() : g.eval_samples();
+  }
   std::ofstream out(summary.run_dir + "/summary.json", std::ios::trunc);
   out << s.dump(2) << "\n";
   if (!out.flush()) return absl::DataLossError(absl::StrCat("cannot write ", summary.run_dir, "/summary.json"));

@@ -36,6 +36,7 @@ struct TrainSummary {
   std::string run_dir;
   double accuracy_before = 0;  // held-out greedy accuracy after SFT, as a fraction
   double accuracy_after = 0;   // after GRPO
+  double pass_at_k_after = 0;  // held-out pass@k after GRPO, when grpo.eval_samples > 0
   double sft_seconds = 0;
   double grpo_seconds = 0;
   double wall_seconds = 0;

@@ -110,6 +110,8 @@ TEST_F(TrainerTest, DynamicSamplingMicroBatchesAndEpochsRun) {
   job.mutable_grpo()->set_mask_truncated(true);
   job.mutable_grpo()->set_epochs(2);
   job.mutable_grpo()->set_micro_batch_rows(3);
+  job.mutable_grpo()->set_eval_samples(4);
+  job.mutable_grpo()->set_eval_pass_k(2);
   std::ostringstream log;
   auto summary = RunTraining(job, target_, &log);
   ASSERT_TRUE(summary.ok()) << summary.status() << "\n" << log.str();
@@ -121,6 +123,11 @@ TEST_F(TrainerTest, DynamicSamplingMicroBatchesAndEpochsRun) {
     if (m["frac_reward_zero_std"].get<double>() > 0) EXPECT_EQ(rounds, 2);
     EXPECT_TRUE(m.contains("groups_dropped"));
   }
+  const nlohmann::json s = nlohmann::json::parse(std::ifstream(summary->run_dir + "/summary.json"));
+  EXPECT_EQ(s["pass_k"], 2);
+  EXPECT_GE(s["pass_at_k_after"].get<double>(), 0.0);
+  EXPECT_LE(s["pass_at_k_after"].get<double>(), 1.0);
+  EXPECT_TRUE(JsonLines(summary->run_dir + "/metrics.jsonl")[1].contains("heldout_pass_at_k"));
 }
 
 TEST_F(TrainerTest, RewardServerKilledMidRunGivesErrorsAndWarningsNotAHang) {
