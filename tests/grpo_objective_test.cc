@@ -17,6 +17,7 @@
 #include "policy/logprobs.h"
 #include "policy/model.h"
 #include "policy/model_config.h"
+#include "tests/tiny_policy.h"
 
 namespace grpo::train {
 namespace {
@@ -292,21 +293,11 @@ TEST(ObjectiveTest, GradientMatchesFiniteDifferences) {
 // A real policy (random ~0.1M Llama) scores completions; the loss summed over
 // micro-batches and its accumulated parameter gradients equal the full step's.
 TEST(ObjectiveTest, MicroBatchSplitLeavesLossAndGradientsUnchanged) {
-  policy::ModelConfig c;
-  c.vocab_size = 64;
-  c.hidden_size = 32;
-  c.intermediate_size = 64;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.max_position_embeddings = 64;
-  absl::StatusOr<policy::CausalLM> lm = policy::MakeCausalLM(c, /*seed=*/5);
-  ASSERT_TRUE(lm.ok()) << lm.status();
-  policy::CausalLM& model = *lm;
+  const int64_t vocab = 64;
+  policy::CausalLM model = grpo::testing::TinyPolicy(vocab, /*seed=*/5);
   const int64_t n = 6, t = 12;
   torch::manual_seed(9);
-  const torch::Tensor ids = torch::randint(0, c.vocab_size, {n, t});
+  const torch::Tensor ids = torch::randint(0, vocab, {n, t});
   const torch::Tensor lengths = torch::tensor({12, 3, 7, 12, 5, 9}).unsqueeze(1);
   const torch::Tensor attention = (torch::arange(t).unsqueeze(0) < lengths).to(torch::kLong);
   const torch::Tensor mask = attention.narrow(1, 1, t - 1);  // scored positions [N,T-1]

@@ -12,22 +12,12 @@
 #include "policy/model.h"
 #include "policy/model_config.h"
 #include "policy/sampler.h"
+#include "tests/tiny_policy.h"
 
 namespace grpo::train {
 namespace {
 
-policy::CausalLM Model() {
-  policy::ModelConfig c;
-  c.vocab_size = 40;
-  c.hidden_size = 32;
-  c.intermediate_size = 64;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.max_position_embeddings = 64;
-  return *policy::MakeCausalLM(c, /*seed=*/11);
-}
+policy::CausalLM Model() { return grpo::testing::TinyPolicy(/*vocab_size=*/40, /*seed=*/11); }
 
 // 3 prompts x 4 samples of up to 10 tokens (token 3 stops), with advantages.
 UpdateInput Rollout(policy::CausalLM& model, int64_t max_new_tokens = 10) {
