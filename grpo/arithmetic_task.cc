@@ -54,7 +54,7 @@ std::string WorkedSolution(const std::string& a, const std::string& b) {
   return Format(thought, answer);
 }
 
-absl::StatusOr<std::vector<ArithmeticProblem>> GenerateArithmetic(const ArithmeticTaskOptions& options,
+absl::StatusOr<std::vector<Problem>> GenerateArithmetic(const ArithmeticTaskOptions& options,
                                                                   int64_t count, uint64_t seed,
                                                                   const std::vector<std::string>& exclude) {
   if (options.min_digits < 1 || options.max_digits > 18 || options.min_digits > options.max_digits) {
@@ -74,11 +74,11 @@ absl::StatusOr<std::vector<ArithmeticProblem>> GenerateArithmetic(const Arithmet
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int> digits(options.min_digits, options.max_digits);
   absl::flat_hash_set<std::string> seen(exclude.begin(), exclude.end());
-  std::vector<ArithmeticProblem> out;
+  std::vector<Problem> out;
   out.reserve(static_cast<size_t>(count));
   while (static_cast<int64_t>(out.size()) < count) {
     const std::string a = RandomNumber(digits(rng), rng), b = RandomNumber(digits(rng), rng);
-    ArithmeticProblem p;
+    Problem p;
     p.prompt = absl::StrCat(a, "+", b, "=");
     // The solution's draws come from their own stream, seeded per problem, so
     // they do not shift the operands of later problems.

@@ -18,15 +18,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "grpo/problem.h"
 
 namespace grpo::train {
-
-struct ArithmeticProblem {
-  std::string prompt;    // "4821+397="
-  std::string answer;    // "5218", the gold answer
-  std::string solution;  // worked solution in the R1 format (maybe imperfect)
-  bool solution_correct = true;  // false when the solution forgot a carry that mattered
-};
 
 struct ArithmeticTaskOptions {
   int min_digits = 2;  // operand lengths are drawn uniformly from [min, max]
@@ -43,7 +37,7 @@ std::string WorkedSolution(const std::string& a, const std::string& b);
 // (e.g. the held-out split) are skipped, so splits never overlap.
 // InvalidArgument for digits outside [1, 18] or a drop rate outside [0, 1];
 // FailedPrecondition when the digit range has too few distinct problems.
-absl::StatusOr<std::vector<ArithmeticProblem>> GenerateArithmetic(
+absl::StatusOr<std::vector<Problem>> GenerateArithmetic(
     const ArithmeticTaskOptions& options, int64_t count, uint64_t seed,
     const std::vector<std::string>& exclude = {});
 

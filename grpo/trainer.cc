@@ -19,12 +19,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "grpo/arithmetic_task.h"
 #include "grpo/checkpoint.h"
 #include "grpo/objective.h"
+#include "grpo/problem.h"
 #include "grpo/optimizer.h"
 #include "grpo/pass_at_k.h"
 #include "grpo/policy_update.h"
+#include "grpo/run_inputs.h"
 #include "grpo/run_report.h"
 #include "grpo/sequence_batch.h"
 #include "grpo/tensorboard_writer.h"
@@ -47,32 +48,6 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Special ids of the scratch tokenizer, in its special_tokens order.
-constexpr int64_t kPad = 0, kBos = 1, kEos = 2;
-
-std::unique_ptr<policy::Tokenizer> ScratchTokenizer() {
-  policy::CharTokenizerOptions o;
-  o.special_tokens = {"<pad>", "<s>", "</s>"};
-  o.alphabet = "0123456789+= <>/thinkaswer";  // digits, the operators and the R1 tags
-  o.unknown_token = "";
-  return policy::MakeCharTokenizer(o);
-}
-
-absl::StatusOr<policy::CausalLM> ScratchModel(const config::ScratchModel& m, int64_t vocab, uint64_t seed) {
-  policy::ModelConfig c;
-  c.vocab_size = vocab;
-  c.hidden_size = m.hidden_size();
-  c.intermediate_size = m.intermediate_size() > 0 ? m.intermediate_size() : m.hidden_size() * 8 / 3;
-  c.num_hidden_layers = m.num_layers();
-  c.num_attention_heads = m.num_heads();
-  c.num_key_value_heads = m.num_heads();
-  c.head_dim = m.num_heads() > 0 ? m.hidden_size() / m.num_heads() : 0;
-  c.max_position_embeddings = m.max_positions();
-  c.bos_token_id = kBos;
-  c.eos_token_id = kEos;
-  return policy::MakeCausalLM(c, seed);
-}
-
 absl::Status CheckJob(const config::TrainJob& job) {
   const auto& g = job.grpo();
   if (g.steps() < 0 || g.prompts_per_step() < 1 || g.group_size() < 2 || g.max_new_tokens() < 1 ||
@@ -89,24 +64,6 @@ absl::Status CheckJob(const config::TrainJob& job) {
     return absl::InvalidArgumentError(absl::StrCat("train.name must be one path component, got \"", job.name(), "\""));
   }
   return absl::OkStatus();
-}
-
-std::vector<reward::v1::Component> RewardSpec(const config::GrpoStage& g) {
-  std::vector<reward::v1::Component> out;
-  for (const config::RewardComponentSpec& r : g.rewards()) {
-    reward::v1::Component c;
-    c.set_name(r.name());
-    c.set_weight(r.weight());
-    out.push_back(c);
-  }
-  if (out.empty()) {  // the R1 recipe: accuracy, plus a little for the format
-    out.resize(2);
-    out[0].set_name("math_accuracy");
-    out[0].set_weight(1.0);
-    out[1].set_name("format");
-    out[1].set_weight(0.1);
-  }
-  return out;
 }
 
 PolicyLossOptions LossOptions(const config::GrpoStage& g) {
@@ -159,14 +116,9 @@ class Run {
   absl::StatusOr<TrainSummary> Go(const std::string& reward_target);
 
  private:
-  std::vector<int64_t> PromptIds(const std::string& prompt) const {
-    std::vector<int64_t> ids{kBos};
-    for (int32_t id : tokenizer_->Encode(prompt)) ids.push_back(id);
-    return ids;
-  }
-  rollout::RolloutPrompt Prompt(const ArithmeticProblem& p) const {
+  rollout::RolloutPrompt Prompt(const Problem& p) const {
     rollout::RolloutPrompt r;
-    r.ids = PromptIds(p.prompt);
+    r.ids = policy_.PromptIds(p);
     r.text = p.prompt;
     r.reference.set_math_answer(p.answer);
     return r;
@@ -180,10 +132,9 @@ class Run {
 
   const config::TrainJob& job_;
   std::ostream* log_;
-  std::unique_ptr<policy::Tokenizer> tokenizer_;
-  policy::CausalLM model_{nullptr};
+  RunPolicy policy_;
   policy::CausalLM reference_{nullptr};  // frozen copy when beta > 0
-  std::vector<ArithmeticProblem> train_, heldout_;
+  std::vector<Problem> train_, heldout_;
   std::unique_ptr<reward::RewardClient> client_;
   std::mt19937_64 rng_;
   std::function<bool()> stop_requested_;
@@ -195,25 +146,25 @@ absl::Status Run::Sft() {
   const config::SftStage& s = job_.sft();
   if (s.steps() == 0) return absl::OkStatus();
   ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> opt,
-                   Optimizer::Create(model_->parameters(), OptimizerOptions()
+                   Optimizer::Create(policy_.model->parameters(), OptimizerOptions()
                                                               .learning_rate(s.learning_rate())
                                                               .warmup_steps(std::min(s.warmup_steps(), s.steps()))
                                                               .total_steps(s.steps())
                                                               .min_lr_ratio(s.min_lr_ratio())
                                                               .weight_decay(s.weight_decay())));
-  model_->train();
+  policy_.model->train();
   for (int step = 0; step < s.steps(); ++step) {
     std::vector<std::vector<int64_t>> prompts, completions;
     for (int i = 0; i < s.batch_size(); ++i) {
-      const ArithmeticProblem& p = train_[rng_() % train_.size()];
-      prompts.push_back(PromptIds(p.prompt));
+      const Problem& p = train_[rng_() % train_.size()];
+      prompts.push_back(policy_.PromptIds(p));
       std::vector<int64_t> c;
-      for (int32_t id : tokenizer_->Encode(p.solution)) c.push_back(id);
-      c.push_back(kEos);
+      for (int32_t id : policy_.tokenizer->Encode(p.solution)) c.push_back(id);
+      c.push_back(policy_.eos_id);
       completions.push_back(std::move(c));
     }
-    ASSIGN_OR_RETURN(SequenceBatch b, PackSequences(prompts, completions, kPad));
-    ASSIGN_OR_RETURN(policy::TokenScores scores, policy::ScoreTokens(model_, b.ids, {}, b.attention_mask));
+    ASSIGN_OR_RETURN(SequenceBatch b, PackSequences(prompts, completions, policy_.pad_id));
+    ASSIGN_OR_RETURN(policy::TokenScores scores, policy::ScoreTokens(policy_.model, b.ids, {}, b.attention_mask));
     double loss_value = 0;
     try {
       // Token-mean negative log-likelihood of the solutions.
@@ -235,16 +186,14 @@ absl::Status Run::Sft() {
 
 absl::StatusOr<std::vector<double>> Run::HeldOutCorrect(double temperature, int n) {
   rollout::RolloutOptions o;
-  o.sampler.temperature(temperature).n(n).max_new_tokens(job_.grpo().max_new_tokens()).stop_token_ids({kEos});
-  o.components.resize(1);
-  o.components[0].set_name("math_accuracy");
-  o.components[0].set_weight(1.0);
-  rollout::RolloutWorker worker(&model_, tokenizer_.get(), client_.get(), o);
+  o.sampler.temperature(temperature).n(n).max_new_tokens(job_.grpo().max_new_tokens()).stop_token_ids(policy_.stop_ids);
+  o.components = {AccuracyComponent(job_)};
+  rollout::RolloutWorker worker(&policy_.model, policy_.tokenizer.get(), client_.get(), o);
   std::vector<rollout::RolloutPrompt> prompts;
-  for (const ArithmeticProblem& p : heldout_) prompts.push_back(Prompt(p));
-  model_->eval();
+  for (const Problem& p : heldout_) prompts.push_back(Prompt(p));
+  policy_.model->eval();
   ASSIGN_OR_RETURN(rollout::RolloutBatch batch, worker.Run(prompts, job_.seed()));
-  model_->train();
+  policy_.model->train();
   if (batch.failed > 0) {
     return absl::UnavailableError(absl::StrCat("held-out evaluation: ", batch.failed, " of ",
                                                batch.statuses.size(), " rewards failed (first status \"",
@@ -283,9 +232,9 @@ absl::StatusOr<json> Run::GrpoStep(int step, Optimizer& optimizer, std::ofstream
   // --- rollout: sample and score (with dynamic sampling, more rounds until
   // the batch has prompts_per_step groups whose rewards differ) ---
   rollout::RolloutOptions ro;
-  ro.sampler.temperature(g.temperature()).n(g.group_size()).max_new_tokens(g.max_new_tokens()).stop_token_ids({kEos});
-  ro.components = RewardSpec(g);
-  rollout::RolloutWorker worker(&model_, tokenizer_.get(), client_.get(), ro);
+  ro.sampler.temperature(g.temperature()).n(g.group_size()).max_new_tokens(g.max_new_tokens()).stop_token_ids(policy_.stop_ids);
+  ro.components = RewardSpec(job_);
+  rollout::RolloutWorker worker(&policy_.model, policy_.tokenizer.get(), client_.get(), ro);
   const int64_t gsize = g.group_size();
   std::vector<rollout::RolloutPrompt> prompts;       // the groups kept, [B]
   std::vector<policy::Completion> completions;       // [B*G]
@@ -299,9 +248,9 @@ absl::StatusOr<json> Run::GrpoStep(int step, Optimizer& optimizer, std::ofstream
          rounds < (g.dynamic_sampling() ? g.max_sampling_rounds() : 1)) {
     std::vector<rollout::RolloutPrompt> round;
     for (int i = 0; i < g.prompts_per_step(); ++i) round.push_back(Prompt(train_[rng_() % train_.size()]));
-    model_->eval();
+    policy_.model->eval();
     ASSIGN_OR_RETURN(rollout::RolloutBatch batch, worker.Run(round, job_.seed() * 1000003 + step + rounds * 1000000007ULL));
-    model_->train();
+    policy_.model->train();
     ++rounds;
     sample_seconds += batch.sample_seconds;
     reward_wait_seconds += batch.reward_wait_seconds;
@@ -359,8 +308,8 @@ absl::StatusOr<json> Run::GrpoStep(int step, Optimizer& optimizer, std::ofstream
   uo.epochs = g.epochs();
   uo.micro_batch_rows = g.micro_batch_rows();
   uo.mask_truncated = g.mask_truncated();
-  uo.pad_id = kPad;
-  ASSIGN_OR_RETURN(UpdateStats update, UpdatePolicy(model_, reference_ ? &reference_ : nullptr, optimizer, input, uo));
+  uo.pad_id = policy_.pad_id;
+  ASSIGN_OR_RETURN(UpdateStats update, UpdatePolicy(policy_.model, reference_ ? &reference_ : nullptr, optimizer, input, uo));
   m["loss"] = update.loss;
   m["entropy"] = update.entropy;
   m["clip_frac_low"] = update.clip_frac_low;
@@ -434,7 +383,7 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
                                                healthy.ok() ? "" : ": " + std::string(healthy.status().message())));
   }
   ASSIGN_OR_RETURN(reward::v1::ListRewardsResponse served, client_->ListRewards());
-  for (const reward::v1::Component& c : RewardSpec(job_.grpo())) {
+  for (const reward::v1::Component& c : RewardSpec(job_)) {
     const bool known = std::any_of(served.components().begin(), served.components().end(),
                                    [&](const reward::v1::ComponentInfo& i) { return i.name() == c.name(); });
     if (!known) {
@@ -443,21 +392,23 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
     }
   }
 
-  // Task, tokenizer and policy.
-  const config::ArithmeticTask& t = job_.arithmetic();
-  const ArithmeticTaskOptions task{t.min_digits(), t.max_digits(), t.carry_drop_rate()};
-  ASSIGN_OR_RETURN(heldout_, GenerateArithmetic(task, t.heldout_problems(), job_.seed() * 1000 + 1));
-  std::vector<std::string> exclude;
-  for (const ArithmeticProblem& p : heldout_) exclude.push_back(p.prompt);
-  ASSIGN_OR_RETURN(train_, GenerateArithmetic(task, t.train_problems(), job_.seed() * 1000 + 2, exclude));
-  tokenizer_ = ScratchTokenizer();
-  ASSIGN_OR_RETURN(model_, ScratchModel(job_.scratch_model(), tokenizer_->vocab_size(), job_.seed()));
+  // Problems and policy.
+  ASSIGN_OR_RETURN(RunProblems problems, LoadRunProblems(job_));
+  train_ = std::move(problems.train);
+  heldout_ = std::move(problems.heldout);
+  ASSIGN_OR_RETURN(policy_, RunPolicy::Create(job_));
   int64_t params = 0;
-  for (const torch::Tensor& p : model_->parameters()) params += p.numel();
+  for (const torch::Tensor& p : policy_.model->parameters()) params += p.numel();
   int wrong = 0;
-  for (const ArithmeticProblem& p : train_) wrong += !p.solution_correct;
-  *log_ << absl::StrFormat("policy: %d parameters; SFT data: %d problems, %.1f%% of worked solutions wrong\n",
-                           params, train_.size(), 100.0 * wrong / static_cast<double>(train_.size()));
+  for (const Problem& p : train_) wrong += !p.solution_correct;
+  *log_ << absl::StrFormat("policy: %d parameters; %d training problems (%.1f%% of worked solutions wrong), %d held out\n",
+                           params, train_.size(), 100.0 * wrong / static_cast<double>(train_.size()),
+                           heldout_.size());
+  if (job_.sft().steps() > 0 && std::any_of(train_.begin(), train_.end(),
+                                            [](const Problem& p) { return p.solution.empty(); })) {
+    return absl::InvalidArgumentError(
+        "train.sft.steps > 0 needs worked solutions, which this prompt set does not have; set train.sft.steps=0");
+  }
 
   // Resume from the newest checkpoint, or cold-start with SFT.
   const config::GrpoStage& g = job_.grpo();
@@ -473,7 +424,7 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
   }
   if (!checkpoint.empty()) {
     ASSIGN_OR_RETURN(state, ReadTrainerState(checkpoint));
-    ASSIGN_OR_RETURN(model_, policy::LoadCausalLM(checkpoint + "/model"));
+    ASSIGN_OR_RETURN(policy_.model, policy::LoadCausalLM(checkpoint + "/model"));
     if (g.beta() > 0) {
       ASSIGN_OR_RETURN(reference_, policy::LoadCausalLM(checkpoint + "/reference"));
     }
@@ -489,9 +440,9 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
     *log_ << absl::StrFormat("after SFT (%.0f s): held-out greedy accuracy %.3f\n", state.sft_seconds,
                              state.accuracy_before);
     if (g.beta() > 0) {
-      ASSIGN_OR_RETURN(reference_, ScratchModel(job_.scratch_model(), tokenizer_->vocab_size(), job_.seed()));
+      ASSIGN_OR_RETURN(reference_, policy_.NewModelLikeThis());
       torch::NoGradGuard no_grad;
-      const auto src = model_->parameters();
+      const auto src = policy_.model->parameters();
       auto dst = reference_->parameters();
       for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
     }
@@ -504,7 +455,7 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
   // GRPO.
   const Clock::time_point grpo_start = Clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> opt,
-                   Optimizer::Create(model_->parameters(), OptimizerOptions()
+                   Optimizer::Create(policy_.model->parameters(), OptimizerOptions()
                                                               .learning_rate(g.learning_rate())
                                                               .warmup_steps(std::min(g.warmup_steps(), g.steps()))
                                                               .max_grad_norm(g.max_grad_norm())));
@@ -524,7 +475,7 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
     state.failed_rewards = failed_rewards_;
     state.grpo_seconds += SecondsSince(grpo_start) - accounted_grpo_seconds_;
     accounted_grpo_seconds_ = SecondsSince(grpo_start);
-    return WriteCheckpoint(summary.run_dir, model_, reference_ ? &reference_ : nullptr, *opt, state,
+    return WriteCheckpoint(summary.run_dir, policy_.model, reference_ ? &reference_ : nullptr, *opt, state,
                            job_.keep_checkpoints());
   };
   for (int step = static_cast<int>(state.step); step < g.steps(); ++step) {
@@ -571,7 +522,7 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
   }
   summary.failed_rewards = failed_rewards_;
   summary.wall_seconds = SecondsSince(start);
-  RETURN_IF_ERROR(policy::SaveCausalLM(model_, summary.run_dir + "/model"));
+  RETURN_IF_ERROR(policy::SaveCausalLM(policy_.model, summary.run_dir + "/model"));
   json s{{"accuracy_before", summary.accuracy_before}, {"accuracy_after", summary.accuracy_after},
                {"sft_seconds", summary.sft_seconds},         {"grpo_seconds", summary.grpo_seconds},
                {"wall_seconds", summary.wall_seconds},       {"failed_rewards", summary.failed_rewards},

@@ -28,7 +28,7 @@ TEST(ArithmeticTaskTest, CorrectSolutionsAgreeWithIntegerAddition) {
   auto problems = GenerateArithmetic({1, 6, 0.0}, 2000, 1);
   ASSERT_TRUE(problems.ok()) << problems.status();
   const std::regex prompt_re(R"((\d+)\+(\d+)=)");
-  for (const ArithmeticProblem& p : *problems) {
+  for (const Problem& p : *problems) {
     std::smatch m;
     ASSERT_TRUE(std::regex_match(p.prompt, m, prompt_re)) << p.prompt;
     const uint64_t sum = std::stoull(m[1]) + std::stoull(m[2]);
@@ -43,7 +43,7 @@ TEST(ArithmeticTaskTest, ImperfectSolutionsForgetCarriesAndSayTheAnswerTheirThou
   ASSERT_TRUE(problems.ok());
   const std::regex column_re(R"((\d)\+(\d)(\+1)?=(\d+))");
   int wrong = 0, carries_in = 0, carries_written = 0;
-  for (const ArithmeticProblem& p : *problems) {
+  for (const Problem& p : *problems) {
     const bool says_gold = p.solution.find("<answer>" + p.answer + "</answer>") != std::string::npos;
     EXPECT_EQ(says_gold, p.solution_correct) << p.prompt << " " << p.solution;
     if (!p.solution_correct) ++wrong;
