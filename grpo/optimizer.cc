@@ -85,11 +85,12 @@ absl::StatusOr<StepStats> Optimizer::Step() {
   try {
     StepStats stats;
     stats.learning_rate = ScheduledLearningRate(options_, steps_done_);
-    double sum_sq = 0;
+    // One device sync for the whole norm, not one per parameter.
+    std::vector<torch::Tensor> squares;
     for (const torch::Tensor& p : parameters_) {
-      if (p.grad().defined()) sum_sq += p.grad().detach().to(torch::kDouble).pow(2).sum().item<double>();
+      if (p.grad().defined()) squares.push_back(p.grad().detach().to(torch::kDouble).pow(2).sum());
     }
-    stats.grad_norm = std::sqrt(sum_sq);
+    stats.grad_norm = squares.empty() ? 0.0 : torch::stack(squares).sum().sqrt().item<double>();
     if (!std::isfinite(stats.grad_norm)) {
       stats.skipped = true;
     } else {

@@ -301,7 +301,7 @@ absl::StatusOr<json> Run::GrpoStep(int step, Optimizer& optimizer, std::ofstream
     longest = std::max<int64_t>(longest, static_cast<int64_t>(c.ids.size()));
     truncated += c.finish == policy::FinishReason::kLength;
   }
-  input.completions = completions;
+  input.completions = std::move(completions);  // not read after the update
   input.advantages = advantages.reshape(-1);
   UpdateOptions uo;
   uo.loss = LossOptions(g);

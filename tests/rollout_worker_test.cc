@@ -18,6 +18,7 @@
 #include "reward/reward_client.h"
 #include "reward/reward_registry.h"
 #include "reward/reward_service.h"
+#include "tests/reward_service_test_util.h"
 
 namespace grpo::rollout {
 namespace {
@@ -75,15 +76,11 @@ RolloutOptions Options() {
 }
 
 TEST(RolloutWorkerTest, EveryCompletionIsScoredByTheServiceForItsDecodedText) {
-  reward::ComponentRegistry registry;
-  ASSERT_TRUE(reward::RegisterBuiltinComponents(config::RewardConfig(), &registry).ok());
-  reward::ServerOptions so;
-  so.listen = "127.0.0.1:0";
-  so.threads = 1;
-  auto server = reward::RewardServer::Start(so, &registry);
+  std::unique_ptr<reward::ComponentRegistry> registry = reward::testing::TestRegistry();
+  auto server = reward::RewardServer::Start(reward::testing::LoopbackOptions(1), registry.get());
   ASSERT_TRUE(server.ok()) << server.status();
   reward::ClientOptions co;
-  co.target = "127.0.0.1:" + std::to_string((*server)->port());
+  co.target = reward::testing::Target(**server);
   auto client = reward::RewardClient::Create(co);
   ASSERT_TRUE(client.ok()) << client.status();
   TinyPolicy p = MakeTinyPolicy();

@@ -20,6 +20,7 @@
 #include "proto/config_io.h"
 #include "reward/reward_registry.h"
 #include "reward/reward_service.h"
+#include "tests/reward_service_test_util.h"
 
 namespace grpo::train {
 namespace {
@@ -62,11 +63,8 @@ std::string TinyQwenDir() {
 class TrainPretrainedTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(reward::RegisterBuiltinComponents(config::RewardConfig(), &registry_).ok());
-    reward::ServerOptions o;
-    o.listen = "127.0.0.1:0";
-    o.threads = 1;
-    auto server = reward::RewardServer::Start(o, &registry_);
+    registry_ = reward::testing::TestRegistry();
+    auto server = reward::RewardServer::Start(reward::testing::LoopbackOptions(1), registry_.get());
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
   }
@@ -83,10 +81,10 @@ class TrainPretrainedTest : public ::testing::Test {
   }
 
   absl::StatusOr<TrainSummary> Run(const config::TrainJob& job, std::ostringstream* log) {
-    return RunTraining(job, "127.0.0.1:" + std::to_string(server_->port()), log);
+    return RunTraining(job, reward::testing::Target(*server_), log);
   }
 
-  reward::ComponentRegistry registry_;
+  std::unique_ptr<reward::ComponentRegistry> registry_;
   std::unique_ptr<reward::RewardServer> server_;
 };
 

@@ -19,6 +19,7 @@
 #include "nlohmann/json.hpp"
 #include "reward/reward_registry.h"
 #include "reward/reward_service.h"
+#include "tests/reward_service_test_util.h"
 
 namespace grpo::train {
 namespace {
@@ -55,18 +56,15 @@ std::vector<nlohmann::json> JsonLines(const std::string& path) {
 class TrainerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(reward::RegisterBuiltinComponents(config::RewardConfig(), &registry_).ok());
-    reward::ServerOptions o;
-    o.listen = "127.0.0.1:0";
-    o.threads = 1;
-    auto server = reward::RewardServer::Start(o, &registry_);
+    registry_ = reward::testing::TestRegistry();
+    auto server = reward::RewardServer::Start(reward::testing::LoopbackOptions(1), registry_.get());
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
-    target_ = "127.0.0.1:" + std::to_string(server_->port());
+    target_ = reward::testing::Target(*server_);
   }
   void TearDown() override { server_->Shutdown(absl::ZeroDuration()); }  // again is harmless
 
-  reward::ComponentRegistry registry_;
+  std::unique_ptr<reward::ComponentRegistry> registry_;
   std::unique_ptr<reward::RewardServer> server_;
   std::string target_;
 };
