@@ -32,6 +32,7 @@
 #include "reward/format_reward.h"
 #include "reward/math_checker.h"
 #include "reward/reward_result.h"
+#include "reward/task_json.h"
 
 namespace grpo::cli {
 namespace {
@@ -111,7 +112,8 @@ class Scorer {
         math_(std::move(math)),
         code_(std::move(code)),
         remote_(std::move(remote)),
-        code_reader_(config) {
+        code_reader_(config.reward().code().test_style(), config.reward().code().include_challenge_tests(),
+                     config.eval_rewards().code_fields()) {
     // Protobuf builds string defaults lazily on first read; read them here,
     // before the workers start, so no two threads race to build one.
     format_.think_open();
@@ -274,7 +276,7 @@ class Scorer {
   const std::optional<reward::MathChecker> math_;
   const std::unique_ptr<reward::CodeChecker> code_;
   const std::unique_ptr<RemoteChecker> remote_;  // --server: scores instead of math_/format_
-  const CodeTaskReader code_reader_;
+  const reward::CodeTaskReader code_reader_;
 };
 
 // Nearest-rank percentile of sorted values.

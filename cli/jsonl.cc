@@ -97,28 +97,4 @@ bool SanitizeJsonText(std::string* json_text) {
   return changed;
 }
 
-nlohmann::json* FindField(nlohmann::json* root, std::string_view path) {
-  if (path.empty() || root == nullptr) return nullptr;
-  if (root->is_object()) {
-    auto whole = root->find(std::string(path));
-    if (whole != root->end()) return &*whole;
-  }
-  const size_t dot = path.find('.');
-  const std::string_view segment = path.substr(0, dot);
-  nlohmann::json* child = nullptr;
-  if (root->is_object()) {
-    auto it = root->find(std::string(segment));
-    if (it != root->end()) child = &*it;
-  } else if (root->is_array() && !segment.empty() && segment.size() <= 9) {
-    size_t index = 0;
-    for (char c : segment) {
-      if (c < '0' || c > '9') return nullptr;
-      index = index * 10 + static_cast<size_t>(c - '0');
-    }
-    if (index < root->size()) child = &(*root)[index];
-  }
-  if (child == nullptr || dot == std::string_view::npos) return child;
-  return FindField(child, path.substr(dot + 1));
-}
-
 }  // namespace grpo::cli

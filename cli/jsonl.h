@@ -1,5 +1,5 @@
-// JSONL helpers for the CLI: making untrusted lines parseable and finding a
-// field by its dotted path.
+// JSONL helpers for the CLI: making untrusted lines parseable (and finding a
+// field by its dotted path, from reward/task_json.h).
 #ifndef GRPO_CLI_JSONL_H_
 #define GRPO_CLI_JSONL_H_
 
@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "nlohmann/json.hpp"
+#include "reward/task_json.h"
 
 namespace grpo::cli {
 
@@ -21,10 +22,7 @@ bool SanitizeUtf8(std::string* text);
 // Returns true when anything was replaced.
 bool SanitizeJsonText(std::string* json_text);
 
-// The value at a dotted `path` inside `root`: "a.b" walks objects, a numeric
-// segment indexes an array ("response.3"). A key that itself contains dots
-// matches whole first. nullptr when the path leads nowhere.
-nlohmann::json* FindField(nlohmann::json* root, std::string_view path);
+using reward::FindField;  // reward/task_json.h
 
 }  // namespace grpo::cli
 

@@ -48,9 +48,8 @@ absl::StatusOr<RunProblems> LoadRunProblems(const config::TrainJob& job) {
     if (d.train().empty() || d.heldout().empty()) {
       return absl::InvalidArgumentError("train.dataset needs both `train` and `heldout` JSONL paths");
     }
-    ASSIGN_OR_RETURN(out.train, LoadPromptDataset(d.train(), d.question_field(), d.answer_field(), d.train_problems()));
-    ASSIGN_OR_RETURN(out.heldout,
-                     LoadPromptDataset(d.heldout(), d.question_field(), d.answer_field(), d.heldout_problems()));
+    ASSIGN_OR_RETURN(out.train, LoadPromptDataset(d.train(), d, d.train_skip(), d.train_problems()));
+    ASSIGN_OR_RETURN(out.heldout, LoadPromptDataset(d.heldout(), d, d.heldout_skip(), d.heldout_problems()));
     return out;
   }
   const config::ArithmeticTask& t = job.arithmetic();
@@ -125,8 +124,13 @@ absl::StatusOr<policy::CausalLM> RunPolicy::NewModelLikeThis() const {
 
 reward::v1::Component AccuracyComponent(const config::TrainJob& job) {
   reward::v1::Component c;
-  c.set_name("math_accuracy");
   c.set_weight(1.0);
+  if (job.has_dataset() && job.dataset().task() == config::CODE_TASK) {
+    c.set_name("code_tests");
+    (*c.mutable_params())["reward_mode"] = "BINARY";  // solved: every test passes
+    return c;
+  }
+  c.set_name("math_accuracy");
   if (job.has_dataset()) {
     (*c.mutable_params())["gold_format"] = config::GoldFormat_Name(job.dataset().gold_format());
   }
@@ -136,15 +140,11 @@ reward::v1::Component AccuracyComponent(const config::TrainJob& job) {
 std::vector<reward::v1::Component> RewardSpec(const config::TrainJob& job) {
   std::vector<reward::v1::Component> out;
   for (const config::RewardComponentSpec& r : job.grpo().rewards()) {
-    if (r.name() == "math_accuracy") {
-      out.push_back(AccuracyComponent(job));
-      out.back().set_weight(r.weight());
-      continue;
-    }
-    reward::v1::Component c;
+    reward::v1::Component& c = out.emplace_back();
+    if (r.name() == "math_accuracy") c = AccuracyComponent(job);  // with the dataset's gold format
     c.set_name(r.name());
     c.set_weight(r.weight());
-    out.push_back(c);
+    for (const auto& [key, value] : r.params()) (*c.mutable_params())[key] = value;
   }
   if (out.empty()) {  // the R1 recipe: accuracy, plus a little for the format
     out.push_back(AccuracyComponent(job));

@@ -51,9 +51,10 @@ class RunPolicy {
   bool add_bos_ = true;
 };
 
-// The reward spec of every rollout sample (train.grpo.rewards, or
-// math_accuracy 1 + format 0.1), with math_accuracy reading the dataset's gold
-// format; and the math_accuracy-only spec of held-out evaluation.
+// The reward spec of every rollout sample (train.grpo.rewards with their
+// params, or the accuracy component 1 + format 0.1), with math_accuracy
+// reading the dataset's gold format; and the accuracy-only spec of held-out
+// evaluation: math_accuracy, or for code tasks code_tests as pass/fail.
 std::vector<reward::v1::Component> RewardSpec(const config::TrainJob& job);
 reward::v1::Component AccuracyComponent(const config::TrainJob& job);
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -110,9 +111,17 @@ std::string RenderRunReport(const std::string& title, const std::vector<json>& m
                   ", GRPO ", Figure(summary, "grpo_seconds", "%.1f s"), ")</td></tr><tr><th>GRPO steps</th><td>",
                   metrics.size(), "</td></tr><tr><th>failed rewards</th><td>",
                   Figure(summary, "failed_rewards", "%.0f"), "</td></tr></table><div class=\"charts\">");
+  // The mean and each component the run scored (math_accuracy or code_tests, format, ...).
+  std::vector<Series> rewards = {{"reward_mean", "mean", kBlue}};
+  const char* const component_colors[] = {kOrange, kGreen, kRed, "#9467bd", "#8c564b", "#e377c2"};
+  if (!metrics.empty() && metrics.front().is_object()) {
+    for (const auto& [key, value] : metrics.front().items()) {
+      if (key.rfind("reward/", 0) != 0 || rewards.size() > std::size(component_colors)) continue;
+      rewards.push_back({key, key.substr(7), component_colors[rewards.size() - 1]});
+    }
+  }
   const std::vector<std::pair<std::string, std::vector<Series>>> charts = {
-      {"reward", {{"reward_mean", "mean", kBlue}, {"reward/math_accuracy", "math_accuracy", kOrange},
-                  {"reward/format", "format", kGreen}}},
+      {"reward", rewards},
       {"accuracy", {{"accuracy", "train samples", kBlue}, {"heldout_accuracy", "held-out greedy", kRed},
                     {"heldout_pass_at_k", "held-out pass@k", kGreen}}},
       {"completion length (tokens)", {{"completion_len_mean", "mean", kBlue}, {"completion_len_max", "max", kOrange}}},

@@ -120,11 +120,15 @@ class Run {
     rollout::RolloutPrompt r;
     r.ids = policy_.PromptIds(p);
     r.text = p.prompt;
-    r.reference.set_math_answer(p.answer);
+    if (p.code_tests) {
+      *r.reference.mutable_code() = *p.code_tests;
+    } else {
+      r.reference.set_math_answer(p.answer);
+    }
     return r;
   }
   absl::Status Sft();
-  // Per held-out completion, 1 when math_accuracy holds: n samples per problem at `temperature`.
+  // Per held-out completion, 1 when the accuracy component holds: n samples per problem at `temperature`.
   absl::StatusOr<std::vector<double>> HeldOutCorrect(double temperature, int n);
   absl::StatusOr<double> HeldOutAccuracy();  // greedy
   absl::StatusOr<double> HeldOutPassAtK();   // eval_samples at the rollout temperature
@@ -202,7 +206,7 @@ absl::StatusOr<std::vector<double>> Run::HeldOutCorrect(double temperature, int 
                                                "\")"));
   }
   std::vector<double> correct;
-  for (const auto& c : batch.components) correct.push_back(c.at("math_accuracy"));
+  for (const auto& c : batch.components) correct.push_back(c.at(o.components.front().name()));
   return correct;
 }
 
@@ -332,7 +336,8 @@ absl::StatusOr<json> Run::GrpoStep(int step, Optimizer& optimizer, std::ofstream
     for (const auto& [name, value] : comps) component_sum[name] += value;
   }
   for (const auto& [name, sum] : component_sum) m["reward/" + name] = sum / static_cast<double>(n);
-  m["accuracy"] = component_sum.count("math_accuracy") ? component_sum["math_accuracy"] / static_cast<double>(n) : 0.0;
+  const std::string accuracy = AccuracyComponent(job_).name();
+  m["accuracy"] = component_sum.count(accuracy) ? component_sum[accuracy] / static_cast<double>(n) : 0.0;
   m["completion_len_mean"] = static_cast<double>(tokens) / static_cast<double>(n);
   m["completion_len_max"] = longest;
   m["truncated_frac"] = static_cast<double>(truncated) / static_cast<double>(n);

@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "proto/config.pb.h"
+#include "reward/code_task.h"
 #include "reward/reward_result.h"
 
 namespace grpo::reward {
@@ -41,24 +42,6 @@ enum class CodeVerdict {
 // "pass", "fail", "timeout", "memory_limit", "runtime_error",
 // "compile_error", "output_limit", "sandbox_error".
 std::string_view CodeVerdictName(CodeVerdict verdict);
-
-struct StdioCase {
-  std::string input;
-  std::string output;
-};
-
-// One task. Which fields are read depends on the style.
-struct CodeTask {
-  // HUMANEVAL
-  std::string prompt;
-  std::string test;
-  std::string entry_point;
-  // MBPP: the assert lines are the cases, in order.
-  std::string setup;
-  std::vector<std::string> asserts;
-  // STDIO
-  std::vector<StdioCase> cases;
-};
 
 struct CaseResult {
   CodeVerdict verdict = CodeVerdict::kSandboxError;

@@ -10,6 +10,7 @@
 #include "proto/reward.grpc.pb.h"
 #include "reward/declared_params.h"
 #include "reward/sample_scorer.h"
+#include "reward/task_json.h"
 
 namespace grpo::reward {
 namespace {
@@ -41,20 +42,8 @@ void SetReference(const ComponentInput& input, v1::Reference* out) {
       out->set_json(std::string(input.json));
       break;
     case ReferenceKind::kCode: {
-      v1::CodeTests* tests = out->mutable_code();
-      tests->set_style(std::string(input.code_style));
-      tests->set_language(std::string(input.code_language));
-      if (input.code == nullptr) break;
-      tests->set_prompt(input.code->prompt);
-      tests->set_test(input.code->test);
-      tests->set_entry_point(input.code->entry_point);
-      tests->set_setup(input.code->setup);
-      for (const std::string& a : input.code->asserts) tests->add_asserts(a);
-      for (const auto& c : input.code->cases) {
-        v1::StdioCase* wire = tests->add_cases();
-        wire->set_input(c.input);
-        wire->set_output(c.output);
-      }
+      *out->mutable_code() = CodeTestsProto(input.code != nullptr ? *input.code : CodeTask(),
+                                            std::string(input.code_style), std::string(input.code_language));
       break;
     }
     case ReferenceKind::kNone:

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "reward/task_json.h"
 
 namespace grpo::reward {
 namespace {
@@ -35,14 +36,7 @@ void Fill(const v1::Sample& sample, InputHolder* holder, Clock::time_point deadl
     case v1::Reference::kCode: {
       in.reference = ReferenceKind::kCode;
       const v1::CodeTests& tests = ref.code();
-      CodeTask& task = holder->code.emplace();
-      task.prompt = tests.prompt();
-      task.test = tests.test();
-      task.entry_point = tests.entry_point();
-      task.setup = tests.setup();
-      task.asserts.assign(tests.asserts().begin(), tests.asserts().end());
-      for (const v1::StdioCase& c : tests.cases()) task.cases.push_back({c.input(), c.output()});
-      in.code = &task;
+      in.code = &holder->code.emplace(CodeTaskFromProto(tests));
       in.code_style = tests.style();
       in.code_language = tests.language();
       break;

@@ -41,5 +41,17 @@ TEST(RunReportTest, ChartsFollowTheMetricsAndTheSummaryIsShown) {
   EXPECT_THAT(html, Not(HasSubstr("http")));
 }
 
+TEST(RunReportTest, RewardChartShowsTheComponentsTheRunScored) {
+  std::vector<nlohmann::json> metrics;
+  for (int step = 1; step <= 3; ++step) {
+    metrics.push_back({{"step", step}, {"reward_mean", 0.1 * step}, {"reward/code_tests", 0.1 * step},
+                       {"reward/format", 0.5}});
+  }
+  const std::string html = RenderRunReport("mbpp", metrics, nlohmann::json::object());
+  EXPECT_THAT(html, HasSubstr(">code_tests<"));
+  EXPECT_THAT(html, HasSubstr(">format<"));
+  EXPECT_THAT(html, Not(HasSubstr("math_accuracy")));
+}
+
 }  // namespace
 }  // namespace grpo::train

@@ -19,6 +19,7 @@
 #include "nlohmann/json.hpp"
 #include "reward/reward_registry.h"
 #include "reward/reward_service.h"
+#include "tests/jsonl_test_util.h"
 #include "tests/reward_service_test_util.h"
 
 namespace grpo::train {
@@ -45,13 +46,7 @@ config::TrainJob ShortJob(const std::string& name) {
   return job;
 }
 
-std::vector<nlohmann::json> JsonLines(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
+using grpo::testing::JsonLines;
 
 class TrainerTest : public ::testing::Test {
  protected:
@@ -118,7 +113,9 @@ TEST_F(TrainerTest, DynamicSamplingMicroBatchesAndEpochsRun) {
     EXPECT_GE(rounds, 1);
     EXPECT_LE(rounds, 2);
     // Groups without signal are dropped unless the last round found none at all.
-    if (m["frac_reward_zero_std"].get<double>() > 0) EXPECT_EQ(rounds, 2);
+    if (m["frac_reward_zero_std"].get<double>() > 0) {
+      EXPECT_EQ(rounds, 2);
+    }
     EXPECT_TRUE(m.contains("groups_dropped"));
   }
   const nlohmann::json s = nlohmann::json::parse(std::ifstream(summary->run_dir + "/summary.json"));
