@@ -331,11 +331,21 @@ absl::StatusOr<json> Run::GrpoStep(int step, Optimizer& optimizer, std::ofstream
   stats.skipped = update.skipped;
   const double train_seconds = SecondsSince(train_start);
   // --- metrics ---
-  std::map<std::string, double> component_sum;
+  // Per component, mean and sample std (as reward_std) over the step's samples; a
+  // sample whose reward failed counts as 0.
+  std::map<std::string, double> component_sum, component_sum_sq;
   for (const auto& comps : components) {
-    for (const auto& [name, value] : comps) component_sum[name] += value;
+    for (const auto& [name, value] : comps) {
+      component_sum[name] += value;
+      component_sum_sq[name] += value * value;
+    }
   }
-  for (const auto& [name, sum] : component_sum) m["reward/" + name] = sum / static_cast<double>(n);
+  const double count = static_cast<double>(n);
+  for (const auto& [name, sum] : component_sum) {
+    m["reward/" + name] = sum / count;
+    const double var = count > 1 ? (component_sum_sq[name] - sum * sum / count) / (count - 1) : 0.0;
+    m["reward_std/" + name] = std::sqrt(std::max(0.0, var));
+  }
   const std::string accuracy = AccuracyComponent(job_).name();
   m["accuracy"] = component_sum.count(accuracy) ? component_sum[accuracy] / static_cast<double>(n) : 0.0;
   m["completion_len_mean"] = static_cast<double>(tokens) / static_cast<double>(n);

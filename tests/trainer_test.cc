@@ -7,11 +7,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
-#include <thread>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -76,13 +77,18 @@ TEST_F(TrainerTest, ShortRunWritesMetricsSamplesSummaryAndModel) {
   const std::vector<nlohmann::json> metrics = JsonLines(dir + "/metrics.jsonl");
   ASSERT_EQ(metrics.size(), 3u);
   for (const char* key : {"step", "loss", "reward_mean", "reward_std", "frac_reward_zero_std", "accuracy",
-                          "reward/math_accuracy", "reward/format", "entropy", "kl", "clip_frac_low",
+                          "reward/math_accuracy", "reward/format", "reward_std/math_accuracy",
+                          "reward_std/format", "entropy", "kl", "clip_frac_low",
                           "clip_frac_high", "grad_norm", "learning_rate", "completion_len_mean",
                           "completion_len_max", "truncated_frac", "time/rollout_s", "time/reward_wait_s",
                           "time/train_s", "rollout_tokens_per_s", "train_tokens_per_s"}) {
     EXPECT_TRUE(metrics[0].contains(key)) << key;
   }
   EXPECT_EQ(metrics[2]["step"], 3);
+  for (const nlohmann::json& m : metrics) {  // 0/1 accuracy over 2 x 4 samples: its sample std
+    const double p = m["reward/math_accuracy"].get<double>();
+    EXPECT_NEAR(m["reward_std/math_accuracy"].get<double>(), std::sqrt(p * (1 - p) * 8 / 7), 1e-12) << m.dump();
+  }
   EXPECT_TRUE(metrics[1].contains("heldout_accuracy"));
   // The sampler's log-probs are the policy's own: the first step's ratio is 1.
   EXPECT_LT(metrics[0]["logprob_mismatch_max"].get<double>(), 1e-4);
