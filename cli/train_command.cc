@@ -3,16 +3,22 @@
 #include <signal.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cli/atomic_file.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/rank_launcher.h"
+#include "grpo/data_parallel.h"
 #include "grpo/run_report.h"
 #include "grpo/trainer.h"
 #include "proto/config_io.h"
@@ -50,6 +56,9 @@ int TrainCommand(const std::vector<std::string>& args) {
       {"set", "PATH=VALUE", "override one config field, e.g. train.grpo.steps=10", true},
       {"reward-server", "ADDR", "score through this reward server instead of starting one"},
       {"resume", "", "continue from the run's newest checkpoint (runs/NAME/checkpoints)"},
+      {"nproc", "N",
+       "data-parallel ranks on this machine (Gloo over loopback); a launcher's RANK, WORLD_SIZE, MASTER_ADDR "
+       "and MASTER_PORT work too"},
       {"help", "", "print this help"},
   };
   absl::StatusOr<ParsedFlags> flags = ParseFlags(args, defs);
@@ -63,6 +72,41 @@ int TrainCommand(const std::vector<std::string>& args) {
   if (flags->Has("reward-server")) config->mutable_train()->set_reward_server(flags->Get("reward-server"));
   if (flags->GetBool("resume")) config->mutable_train()->set_resume(true);
   const config::TrainJob& job = config->train();
+
+  // Data-parallel ranks: forked here (before any thread starts), or started by a launcher.
+  int nproc = 1;
+  if (flags->Has("nproc") && !absl::SimpleAtoi(flags->Get("nproc"), &nproc)) {
+    return Fail(absl::InvalidArgumentError("--nproc: expected a number of ranks"), kExitUsage);
+  }
+  absl::StatusOr<train::DataParallelOptions> ranks = train::DataParallelFromEnv();
+  if (!ranks.ok()) return Fail(ranks.status(), kExitUsage);
+  if (nproc != 1) {
+    if (ranks->world_size > 1) {
+      return Fail(absl::InvalidArgumentError("--nproc and a launcher's RANK/WORLD_SIZE do not go together"),
+                  kExitUsage);
+    }
+    if (std::optional<int> code = LaunchLocalRanks(nproc)) return *code;  // the parent, when all ranks are done
+    ranks = train::DataParallelFromEnv();
+    if (!ranks.ok()) return Fail(ranks.status(), kExitUsage);
+  }
+  // Rank 0 talks to the console; the others log to the run directory.
+  const std::string run_dir = job.output_dir() + "/" + job.name();
+  std::ostream* log = &std::cerr;
+  std::ofstream rank_log;
+  if (ranks->rank > 0) {
+    std::error_code ec;
+    std::filesystem::create_directories(run_dir, ec);
+    rank_log.open(absl::StrCat(run_dir, "/rank-", ranks->rank, ".log"));
+    if (!rank_log) return Fail(absl::PermissionDeniedError("cannot write the rank's log in " + run_dir), kExitFailure);
+    log = &rank_log;
+  }
+  std::unique_ptr<train::DataParallel> data_parallel;
+  if (ranks->world_size > 1) {
+    absl::StatusOr<std::unique_ptr<train::DataParallel>> group = train::DataParallel::Create(*ranks);
+    if (!group.ok()) return Fail(group.status(), kExitFailure);
+    data_parallel = std::move(*group);
+    *log << "rank " << ranks->rank << " of " << ranks->world_size << "\n";
+  }
 
   // The run's own reward server, on loopback, when none is given.
   reward::ComponentRegistry registry;
@@ -79,13 +123,14 @@ int TrainCommand(const std::vector<std::string>& args) {
     if (!started.ok()) return Fail(started.status(), kExitFailure);
     server = std::move(*started);
     target = absl::StrCat("127.0.0.1:", server->port());
-    std::cerr << "reward server on " << target << "\n";
+    *log << "reward server on " << target << "\n";
   }
-  // The resolved config goes with the run.
-  AtomicFile resolved(job.output_dir() + "/" + job.name() + "/config.textproto");
-  if (absl::Status s = resolved.Open(); !s.ok()) return Fail(s, kExitFailure);
-  resolved.stream() << config::ToTextProto(*config);
-  if (absl::Status s = resolved.Commit(); !s.ok()) return Fail(s, kExitFailure);
+  if (ranks->rank == 0) {  // the resolved config goes with the run
+    AtomicFile resolved(run_dir + "/config.textproto");
+    if (absl::Status s = resolved.Open(); !s.ok()) return Fail(s, kExitFailure);
+    resolved.stream() << config::ToTextProto(*config);
+    if (absl::Status s = resolved.Commit(); !s.ok()) return Fail(s, kExitFailure);
+  }
 
   // Ctrl-C finishes the step, writes a checkpoint and exits; --resume continues.
   struct sigaction action = {};
@@ -93,12 +138,13 @@ int TrainCommand(const std::vector<std::string>& args) {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
   absl::StatusOr<train::TrainSummary> summary =
-      train::RunTraining(job, target, &std::cerr, [] { return g_stop.load(); });
+      train::RunTraining(job, target, log, [] { return g_stop.load(); }, data_parallel.get());
   if (server) server->Shutdown(absl::Seconds(5));
   if (!summary.ok()) {
     return Fail(summary.status(), summary.status().code() == absl::StatusCode::kInvalidArgument ? kExitUsage
                                                                                                 : kExitFailure);
   }
+  if (ranks->rank > 0) return summary->interrupted ? 130 : kExitOk;  // rank 0 reports
   if (summary->interrupted) {
     std::cout << "interrupted; the newest checkpoint is in " << summary->run_dir
               << "/checkpoints (continue with --resume)\n";

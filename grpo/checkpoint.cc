@@ -113,4 +113,24 @@ absl::StatusOr<TrainerState> ReadTrainerState(const std::string& checkpoint_dir)
   }
 }
 
+// Drops the JSONL lines of `path` whose "step" is past `steps_done` (they came
+// after the checkpoint being resumed); a missing file is fine.
+absl::Status KeepLinesUpToStep(const std::string& path, int64_t steps_done) {
+  std::ifstream in(path);
+  if (!in) return absl::OkStatus();
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.contains("step") && j["step"].is_number_integer() &&
+        j["step"].get<int64_t>() <= steps_done) {
+      kept += line + "\n";
+    }
+  }
+  in.close();
+  std::ofstream out(path, std::ios::trunc);
+  out << kept;
+  if (!out.flush()) return absl::DataLossError(absl::StrCat("cannot rewrite ", path));
+  return absl::OkStatus();
+}
+
 }  // namespace grpo::train

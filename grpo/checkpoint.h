@@ -41,6 +41,11 @@ absl::StatusOr<std::string> LatestCheckpoint(const std::string& run_dir);
 // missing or malformed.
 absl::StatusOr<TrainerState> ReadTrainerState(const std::string& checkpoint_dir);
 
+// Drops the JSONL lines of `path` (metrics.jsonl, samples.jsonl) whose "step"
+// is past `steps_done`: they came after the checkpoint being resumed. A
+// missing file is fine; DataLoss when it cannot be rewritten.
+absl::Status KeepLinesUpToStep(const std::string& path, int64_t steps_done);
+
 }  // namespace grpo::train
 
 #endif  // GRPO_GRPO_CHECKPOINT_H_

@@ -52,6 +52,7 @@ absl::StatusOr<UpdateStats> UpdatePolicy(policy::CausalLM& model, policy::Causal
   }
   ASSIGN_OR_RETURN(SequenceBatch seq, PackSequences(input.prompts, completions, options.pad_id, sampler_logprobs));
   UpdateStats stats;
+  DataParallel* const dp = options.data_parallel;
   try {
     torch::Tensor mask = seq.completion_mask;  // [N,T]
     if (options.mask_truncated) {
@@ -59,7 +60,12 @@ absl::StatusOr<UpdateStats> UpdatePolicy(policy::CausalLM& model, policy::Causal
       for (size_t i = 0; i < n; ++i) keep[i] = input.completions[i].finish == policy::FinishReason::kLength ? 0 : 1;
       mask = mask * torch::tensor(keep).unsqueeze(1);
     }
-    ASSIGN_OR_RETURN(const StepCounts counts, CountStep(mask));
+    ASSIGN_OR_RETURN(StepCounts counts, CountStep(mask));
+    if (dp != nullptr) {
+      torch::Tensor c = torch::tensor({counts.tokens, counts.sequences}, torch::kInt64);
+      RETURN_IF_ERROR(dp->AllReduceSum(c));
+      counts = {c[0].item<int64_t>(), c[1].item<int64_t>()};
+    }
     stats.tokens_trained = counts.tokens;
     if (counts.tokens == 0) return stats;  // e.g. every completion truncated and masked
     const int64_t rows = options.micro_batch_rows > 0 ? options.micro_batch_rows : static_cast<int64_t>(n);
@@ -97,11 +103,25 @@ absl::StatusOr<UpdateStats> UpdatePolicy(policy::CausalLM& model, policy::Causal
               stats.logprob_mismatch_max, ((s.logprobs.detach() - sampled).abs() * m).max().item<double>());
         }
       }
+      if (dp != nullptr) RETURN_IF_ERROR(dp->AllReduceGradients(model->parameters()));
       ASSIGN_OR_RETURN(StepStats step, optimizer.Step());
       ++stats.optimizer_steps;
       stats.grad_norm = step.grad_norm;
       stats.learning_rate = step.learning_rate;
       stats.skipped = step.skipped;
+    }
+    if (dp != nullptr) {  // each rank's figures are its rows' share of the global means
+      torch::Tensor sums =
+          torch::tensor({stats.loss, stats.entropy, stats.kl, stats.clip_frac_low, stats.clip_frac_high}, torch::kDouble);
+      torch::Tensor mismatch = torch::tensor({stats.logprob_mismatch_max}, torch::kDouble);
+      RETURN_IF_ERROR(dp->AllReduceSum(sums));
+      RETURN_IF_ERROR(dp->AllReduceMax(mismatch));
+      stats.loss = sums[0].item<double>();
+      stats.entropy = sums[1].item<double>();
+      stats.kl = sums[2].item<double>();
+      stats.clip_frac_low = sums[3].item<double>();
+      stats.clip_frac_high = sums[4].item<double>();
+      stats.logprob_mismatch_max = mismatch[0].item<double>();
     }
   } catch (...) {
     return policy::StatusFromCurrentException("policy update");

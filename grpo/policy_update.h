@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "grpo/data_parallel.h"
 #include "grpo/objective.h"
 #include "grpo/optimizer.h"
 #include "policy/model.h"
@@ -29,6 +30,10 @@ struct UpdateOptions {
   int micro_batch_rows = 0;     // rows per forward/backward; 0: all at once
   bool mask_truncated = false;  // DAPO: completions cut at max_new_tokens do not train
   int64_t pad_id = 0;
+  // Data-parallel ranks (null: one process): the step's token and sequence
+  // counts and the gradients are summed over every rank's rows, so each rank
+  // makes the step the whole batch would make in one process.
+  DataParallel* data_parallel = nullptr;
 };
 
 struct UpdateInput {
@@ -37,6 +42,7 @@ struct UpdateInput {
   torch::Tensor advantages;                     // [N]
 };
 
+// With data_parallel, every figure is over all ranks' rows.
 struct UpdateStats {
   int64_t tokens_trained = 0;       // unmasked completion tokens (0: nothing to learn, no step made)
   int optimizer_steps = 0;

@@ -1,5 +1,6 @@
 #include "grpo/run_inputs.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -120,6 +121,45 @@ std::vector<int64_t> RunPolicy::PromptIds(const Problem& problem) const {
 absl::StatusOr<policy::CausalLM> RunPolicy::NewModelLikeThis() const {
   if (job_->model_dir().empty()) return ScratchModel(job_->scratch_model(), tokenizer->vocab_size(), job_->seed());
   return policy::LoadCausalLM(job_->model_dir());
+}
+
+absl::Status CheckTrainJob(const config::TrainJob& job) {
+  const auto& g = job.grpo();
+  if (g.steps() < 0 || g.prompts_per_step() < 1 || g.group_size() < 2 || g.max_new_tokens() < 1 ||
+      g.epochs() < 1 || g.micro_batch_rows() < 0 || g.max_sampling_rounds() < 1 || job.sft().steps() < 0 ||
+      !(job.reward_timeout_seconds() > 0) || g.eval_samples() < 0 || g.eval_pass_k() < 0 ||
+      g.eval_pass_k() > std::max(g.eval_samples(), 1) ||
+      job.sft().batch_size() < 1 || job.threads() < 1) {
+    return absl::InvalidArgumentError(
+        "train: need grpo.steps >= 0, prompts_per_step >= 1, group_size >= 2, max_new_tokens >= 1, epochs >= 1, "
+        "micro_batch_rows >= 0, max_sampling_rounds >= 1, sft.steps >= 0, sft.batch_size >= 1, threads >= 1, "
+        "reward_timeout_seconds > 0, 0 <= eval_pass_k <= eval_samples");
+  }
+  if (job.name().empty() || job.name().find('/') != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("train.name must be one path component, got \"", job.name(), "\""));
+  }
+  return absl::OkStatus();
+}
+
+PolicyLossOptions LossOptionsOf(const config::GrpoStage& g) {
+  const KlEstimator kl[] = {KlEstimator::kK1, KlEstimator::kK2, KlEstimator::kK3};
+  const LossAggregation agg[] = {LossAggregation::kTokenMean, LossAggregation::kSeqMeanTokenMean,
+                                 LossAggregation::kSeqMeanTokenSumNorm};
+  return PolicyLossOptions()
+      .eps_low(g.eps_low())
+      .eps_high(g.eps_high())
+      .dual_clip(g.dual_clip())
+      .beta(g.beta())
+      .kl_estimator(kl[g.kl_estimator()])
+      .aggregation(agg[g.loss_aggregation()])
+      .sum_norm(g.max_new_tokens());
+}
+
+AdvantageOptions AdvantageOptionsOf(const config::GrpoStage& g) {
+  const AdvantageEstimator est[] = {AdvantageEstimator::kGrpo, AdvantageEstimator::kDrGrpo,
+                                    AdvantageEstimator::kRloo};
+  const StdScope scope[] = {StdScope::kGroup, StdScope::kBatch, StdScope::kNone};
+  return AdvantageOptions().estimator(est[g.advantage()]).std_scope(scope[g.std_scope()]).std_eps(g.std_eps());
 }
 
 reward::v1::Component AccuracyComponent(const config::TrainJob& job) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "grpo/objective.h"
 #include "grpo/problem.h"
 #include "policy/model.h"
 #include "policy/tokenizer.h"
@@ -50,6 +51,12 @@ class RunPolicy {
   int64_t bos_id_ = -1;
   bool add_bos_ = true;
 };
+
+// InvalidArgument naming the bounds when the job's sizes are out of range.
+absl::Status CheckTrainJob(const config::TrainJob& job);
+// The objective's options (grpo/objective.h) from the GRPO stage.
+PolicyLossOptions LossOptionsOf(const config::GrpoStage& g);
+AdvantageOptions AdvantageOptionsOf(const config::GrpoStage& g);
 
 // The reward spec of every rollout sample (train.grpo.rewards with their
 // params, or the accuracy component 1 + format 0.1), with math_accuracy

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "grpo/checkpoint.h"
+#include "grpo/data_parallel.h"
 #include "grpo/objective.h"
 #include "grpo/problem.h"
 #include "grpo/optimizer.h"
@@ -48,74 +49,20 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-absl::Status CheckJob(const config::TrainJob& job) {
-  const auto& g = job.grpo();
-  if (g.steps() < 0 || g.prompts_per_step() < 1 || g.group_size() < 2 || g.max_new_tokens() < 1 ||
-      g.epochs() < 1 || g.micro_batch_rows() < 0 || g.max_sampling_rounds() < 1 || job.sft().steps() < 0 ||
-      !(job.reward_timeout_seconds() > 0) || g.eval_samples() < 0 || g.eval_pass_k() < 0 ||
-      g.eval_pass_k() > std::max(g.eval_samples(), 1) ||
-      job.sft().batch_size() < 1 || job.threads() < 1) {
-    return absl::InvalidArgumentError(
-        "train: need grpo.steps >= 0, prompts_per_step >= 1, group_size >= 2, max_new_tokens >= 1, epochs >= 1, "
-        "micro_batch_rows >= 0, max_sampling_rounds >= 1, sft.steps >= 0, sft.batch_size >= 1, threads >= 1, "
-        "reward_timeout_seconds > 0, 0 <= eval_pass_k <= eval_samples");
-  }
-  if (job.name().empty() || job.name().find('/') != std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("train.name must be one path component, got \"", job.name(), "\""));
-  }
-  return absl::OkStatus();
-}
-
-PolicyLossOptions LossOptions(const config::GrpoStage& g) {
-  const KlEstimator kl[] = {KlEstimator::kK1, KlEstimator::kK2, KlEstimator::kK3};
-  const LossAggregation agg[] = {LossAggregation::kTokenMean, LossAggregation::kSeqMeanTokenMean,
-                                 LossAggregation::kSeqMeanTokenSumNorm};
-  return PolicyLossOptions()
-      .eps_low(g.eps_low())
-      .eps_high(g.eps_high())
-      .dual_clip(g.dual_clip())
-      .beta(g.beta())
-      .kl_estimator(kl[g.kl_estimator()])
-      .aggregation(agg[g.loss_aggregation()])
-      .sum_norm(g.max_new_tokens());
-}
-
-AdvantageOptions AdvantageOptionsOf(const config::GrpoStage& g) {
-  const AdvantageEstimator est[] = {AdvantageEstimator::kGrpo, AdvantageEstimator::kDrGrpo,
-                                    AdvantageEstimator::kRloo};
-  const StdScope scope[] = {StdScope::kGroup, StdScope::kBatch, StdScope::kNone};
-  return AdvantageOptions().estimator(est[g.advantage()]).std_scope(scope[g.std_scope()]).std_eps(g.std_eps());
-}
-
-// Drops the JSONL lines of `path` whose "step" is past `steps_done` (they came
-// after the checkpoint being resumed); a missing file is fine.
-absl::Status KeepLinesUpToStep(const std::string& path, int64_t steps_done) {
-  std::ifstream in(path);
-  if (!in) return absl::OkStatus();
-  std::string kept, line;
-  while (std::getline(in, line)) {
-    const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_object() && j.contains("step") && j["step"].is_number_integer() &&
-        j["step"].get<int64_t>() <= steps_done) {
-      kept += line + "\n";
-    }
-  }
-  in.close();
-  std::ofstream out(path, std::ios::trunc);
-  out << kept;
-  if (!out.flush()) return absl::DataLossError(absl::StrCat("cannot rewrite ", path));
-  return absl::OkStatus();
-}
-
 // Everything one run holds.
 class Run {
  public:
-  Run(const config::TrainJob& job, std::ostream* log, std::function<bool()> stop_requested)
-      : job_(job), log_(log), stop_requested_(std::move(stop_requested)) {}
+  Run(const config::TrainJob& job, std::ostream* log, std::function<bool()> stop_requested, DataParallel* dp)
+      : job_(job), log_(log), stop_requested_(std::move(stop_requested)), dp_(dp) {}
 
   absl::StatusOr<TrainSummary> Go(const std::string& reward_target);
 
  private:
+  // Data-parallel ranks: rank 0 leads (writes the run's files); one process is rank 0 of 1.
+  int Rank() const { return dp_ != nullptr ? dp_->rank() : 0; }
+  int World() const { return dp_ != nullptr ? dp_->world_size() : 1; }
+  bool Lead() const { return Rank() == 0; }
+
   rollout::RolloutPrompt Prompt(const Problem& p) const {
     rollout::RolloutPrompt r;
     r.ids = policy_.PromptIds(p);
@@ -144,6 +91,7 @@ class Run {
   std::function<bool()> stop_requested_;
   int64_t failed_rewards_ = 0;
   double accounted_grpo_seconds_ = 0;  // GRPO time already added to the checkpointed state
+  DataParallel* dp_;                   // null: one process
 };
 
 absl::Status Run::Sft() {
@@ -161,6 +109,7 @@ absl::Status Run::Sft() {
     std::vector<std::vector<int64_t>> prompts, completions;
     for (int i = 0; i < s.batch_size(); ++i) {
       const Problem& p = train_[rng_() % train_.size()];
+      if (i % World() != Rank()) continue;  // every rank draws the batch; each trains on its share
       prompts.push_back(policy_.PromptIds(p));
       std::vector<int64_t> c;
       for (int32_t id : policy_.tokenizer->Encode(p.solution)) c.push_back(id);
@@ -169,18 +118,22 @@ absl::Status Run::Sft() {
     }
     ASSIGN_OR_RETURN(SequenceBatch b, PackSequences(prompts, completions, policy_.pad_id));
     ASSIGN_OR_RETURN(policy::TokenScores scores, policy::ScoreTokens(policy_.model, b.ids, {}, b.attention_mask));
-    double loss_value = 0;
+    std::vector<double> loss_value = {0};
     try {
-      // Token-mean negative log-likelihood of the solutions.
-      torch::Tensor loss = -(scores.logprobs * b.completion_mask).sum() / b.completion_mask.sum();
+      // Token-mean negative log-likelihood of the solutions, over the whole batch.
+      std::vector<double> tokens = {b.completion_mask.sum().item<double>()};
+      RETURN_IF_ERROR(SumOverRanks(dp_, &tokens));
+      torch::Tensor loss = -(scores.logprobs * b.completion_mask).sum() / tokens[0];
       loss.backward();
-      loss_value = loss.item<double>();
+      loss_value[0] = loss.item<double>();
     } catch (...) {
       return policy::StatusFromCurrentException("SFT step");
     }
+    if (dp_ != nullptr) RETURN_IF_ERROR(dp_->AllReduceGradients(policy_.model->parameters()));
     ASSIGN_OR_RETURN(StepStats stats, opt->Step());
     if (step % 100 == 0 || step + 1 == s.steps()) {
-      *log_ << absl::StrFormat("sft %4d/%d  loss %.4f  lr %.2e\n", step + 1, s.steps(), loss_value,
+      RETURN_IF_ERROR(SumOverRanks(dp_, &loss_value));
+      *log_ << absl::StrFormat("sft %4d/%d  loss %.4f  lr %.2e\n", step + 1, s.steps(), loss_value[0],
                                stats.learning_rate)
             << std::flush;
     }
@@ -193,20 +146,31 @@ absl::StatusOr<std::vector<double>> Run::HeldOutCorrect(double temperature, int 
   o.sampler.temperature(temperature).n(n).max_new_tokens(job_.grpo().max_new_tokens()).stop_token_ids(policy_.stop_ids);
   o.components = {AccuracyComponent(job_)};
   rollout::RolloutWorker worker(&policy_.model, policy_.tokenizer.get(), client_.get(), o);
-  std::vector<rollout::RolloutPrompt> prompts;
-  for (const Problem& p : heldout_) prompts.push_back(Prompt(p));
+  std::vector<rollout::RolloutPrompt> prompts;  // this rank's problems: every World()-th
+  for (size_t p = static_cast<size_t>(Rank()); p < heldout_.size(); p += static_cast<size_t>(World())) {
+    prompts.push_back(Prompt(heldout_[p]));
+  }
   policy_.model->eval();
   ASSIGN_OR_RETURN(rollout::RolloutBatch batch, worker.Run(prompts, job_.seed()));
   policy_.model->train();
-  if (batch.failed > 0) {
-    return absl::UnavailableError(absl::StrCat("held-out evaluation: ", batch.failed, " of ",
-                                               batch.statuses.size(), " rewards failed (first status \"",
-                                               *std::find_if(batch.statuses.begin(), batch.statuses.end(),
-                                                             [](const std::string& s) { return s != "ok"; }),
-                                               "\")"));
+  // [problem * n + sample] over all ranks, then the failures.
+  const size_t per = static_cast<size_t>(n);
+  std::vector<double> correct(heldout_.size() * per + 1, 0.0);
+  for (size_t k = 0; k < batch.components.size(); ++k) {
+    if (batch.statuses[k] != "ok") continue;
+    const size_t problem = static_cast<size_t>(Rank()) + (k / per) * static_cast<size_t>(World());
+    correct[problem * per + k % per] = batch.components[k].at(o.components.front().name());
   }
-  std::vector<double> correct;
-  for (const auto& c : batch.components) correct.push_back(c.at(o.components.front().name()));
+  correct.back() = static_cast<double>(batch.failed);
+  RETURN_IF_ERROR(SumOverRanks(dp_, &correct));
+  if (correct.back() > 0) {
+    const auto first = std::find_if(batch.statuses.begin(), batch.statuses.end(),
+                                    [](const std::string& s) { return s != "ok"; });
+    return absl::UnavailableError(absl::StrCat("held-out evaluation: ", correct.back(), " of ",
+                                               correct.size() - 1, " rewards failed",
+                                               first != batch.statuses.end() ? " (first status \"" + *first + "\")" : ""));
+  }
+  correct.pop_back();
   return correct;
 }
 
@@ -247,23 +211,35 @@ absl::StatusOr<json> Run::GrpoStep(int step, Optimizer& optimizer, std::ofstream
   std::vector<std::map<std::string, double>> components;
   std::vector<std::string> statuses;
   double sample_seconds = 0, reward_wait_seconds = 0;
-  int rounds = 0, dropped_groups = 0, sampled_groups = 0;
-  while (static_cast<int>(prompts.size()) < g.prompts_per_step() &&
-         rounds < (g.dynamic_sampling() ? g.max_sampling_rounds() : 1)) {
+  int rounds = 0, dropped_groups = 0, sampled_groups = 0, failed_all_rounds = 0;
+  const int local_groups = g.prompts_per_step() / World();  // this rank's share of B
+  const int max_rounds = g.dynamic_sampling() ? g.max_sampling_rounds() : 1;
+  for (;;) {
+    // Until every rank has its groups: all ranks draw each round's B prompts
+    // (so the data cursor is the same everywhere) and sample their share.
+    std::vector<double> wanting = {static_cast<int>(prompts.size()) < local_groups ? 1.0 : 0.0};
+    RETURN_IF_ERROR(SumOverRanks(dp_, &wanting));
+    if (wanting[0] == 0 || rounds >= max_rounds) break;
     std::vector<rollout::RolloutPrompt> round;
-    for (int i = 0; i < g.prompts_per_step(); ++i) round.push_back(Prompt(train_[rng_() % train_.size()]));
+    for (int i = 0; i < g.prompts_per_step(); ++i) {
+      const Problem& p = train_[rng_() % train_.size()];
+      if (i / local_groups == Rank()) round.push_back(Prompt(p));
+    }
+    const uint64_t round_index = static_cast<uint64_t>(rounds++);
+    if (static_cast<int>(prompts.size()) >= local_groups) continue;
     policy_.model->eval();
-    ASSIGN_OR_RETURN(rollout::RolloutBatch batch, worker.Run(round, job_.seed() * 1000003 + step + rounds * 1000000007ULL));
+    ASSIGN_OR_RETURN(rollout::RolloutBatch batch,
+                     worker.Run(round, job_.seed() * 1000003 + step + round_index * 1000000007ULL +
+                                           static_cast<uint64_t>(Rank()) * 0x9E3779B97F4A7C15ULL));
     policy_.model->train();
-    ++rounds;
     sample_seconds += batch.sample_seconds;
     reward_wait_seconds += batch.reward_wait_seconds;
-    failed_rewards_ += batch.failed;
+    failed_all_rounds += batch.failed;
     if (batch.failed > 0) {
       *log_ << "warning: step " << step + 1 << ": " << batch.failed
             << " rewards did not come back ok (scored 0); is the reward server alive?\n";
     }
-    for (size_t p = 0; p < round.size() && static_cast<int>(prompts.size()) < g.prompts_per_step(); ++p) {
+    for (size_t p = 0; p < round.size() && static_cast<int>(prompts.size()) < local_groups; ++p) {
       const auto first = static_cast<size_t>(p * gsize), last = first + static_cast<size_t>(gsize);
       ++sampled_groups;
       const auto [lo, hi] = std::minmax_element(batch.rewards.begin() + first, batch.rewards.begin() + last);
@@ -284,16 +260,12 @@ absl::StatusOr<json> Run::GrpoStep(int step, Optimizer& optimizer, std::ofstream
       }
     }
   }
-  json m;
-  m["step"] = step + 1;
-  m["sampling_rounds"] = rounds;
-  m["groups_dropped"] = dropped_groups;
-  m["frac_reward_zero_std_sampled"] =
-      g.dynamic_sampling() ? static_cast<double>(dropped_groups) / std::max(sampled_groups, 1) : 0.0;
-  const int64_t b = static_cast<int64_t>(prompts.size()), n = b * gsize;
-  // --- advantages and the update ---
+  const int64_t b = static_cast<int64_t>(prompts.size()), n = b * gsize;  // this rank's groups and rows
+  // --- advantages over the whole batch (every rank's groups), and the update ---
   const Clock::time_point train_start = Clock::now();
-  torch::Tensor rewards = torch::tensor(reward_values, torch::kDouble).reshape({b, gsize});
+  int64_t offset = 0;
+  ASSIGN_OR_RETURN(const torch::Tensor rewards,
+                   GatherRows(dp_, torch::tensor(reward_values, torch::kDouble).reshape({b, gsize}), &offset));
   ASSIGN_OR_RETURN(torch::Tensor advantages, ComputeAdvantages(rewards, AdvantageOptionsOf(g)));
   ASSIGN_OR_RETURN(torch::Tensor signal, GroupsWithSignal(rewards));
   UpdateInput input;
@@ -306,14 +278,48 @@ absl::StatusOr<json> Run::GrpoStep(int step, Optimizer& optimizer, std::ofstream
     truncated += c.finish == policy::FinishReason::kLength;
   }
   input.completions = std::move(completions);  // not read after the update
-  input.advantages = advantages.reshape(-1);
+  input.advantages = advantages.narrow(0, offset, b).reshape(-1);
   UpdateOptions uo;
-  uo.loss = LossOptions(g);
+  uo.loss = LossOptionsOf(g);
   uo.epochs = g.epochs();
   uo.micro_batch_rows = g.micro_batch_rows();
   uo.mask_truncated = g.mask_truncated();
   uo.pad_id = policy_.pad_id;
+  uo.data_parallel = dp_;
   ASSIGN_OR_RETURN(UpdateStats update, UpdatePolicy(policy_.model, reference_ ? &reference_ : nullptr, optimizer, input, uo));
+  const double train_seconds = SecondsSince(train_start);
+  // --- metrics, over all ranks ---
+  // Per component, the sum and sum of squares (a sample whose reward failed counts as 0).
+  std::vector<std::string> names;
+  for (const reward::v1::Component& c : RewardSpec(job_)) names.push_back(c.name());
+  std::vector<double> sums(2 * names.size());
+  for (const auto& comps : components) {
+    for (size_t k = 0; k < names.size(); ++k) {
+      const auto it = comps.find(names[k]);
+      if (it == comps.end()) continue;
+      sums[k] += it->second;
+      sums[names.size() + k] += it->second * it->second;
+    }
+  }
+  const int64_t failed_kept =
+      std::count_if(statuses.begin(), statuses.end(), [](const std::string& st) { return st != "ok"; });
+  for (const double v : {static_cast<double>(tokens), static_cast<double>(truncated), static_cast<double>(failed_kept),
+                         static_cast<double>(failed_all_rounds), static_cast<double>(dropped_groups),
+                         static_cast<double>(sampled_groups)}) {
+    sums.push_back(v);
+  }
+  std::vector<double> maxes = {static_cast<double>(longest), sample_seconds, reward_wait_seconds};
+  RETURN_IF_ERROR(SumOverRanks(dp_, &sums));
+  RETURN_IF_ERROR(MaxOverRanks(dp_, &maxes));
+  const size_t at = 2 * names.size();
+  const double all_tokens = sums[at], all_truncated = sums[at + 1], all_dropped = sums[at + 4],
+               all_sampled = sums[at + 5];
+  failed_rewards_ += static_cast<int64_t>(sums[at + 3]);
+  json m;
+  m["step"] = step + 1;
+  m["sampling_rounds"] = rounds;
+  m["groups_dropped"] = static_cast<int64_t>(all_dropped);
+  m["frac_reward_zero_std_sampled"] = g.dynamic_sampling() ? all_dropped / std::max(all_sampled, 1.0) : 0.0;
   m["loss"] = update.loss;
   m["entropy"] = update.entropy;
   m["clip_frac_low"] = update.clip_frac_low;
@@ -325,42 +331,30 @@ absl::StatusOr<json> Run::GrpoStep(int step, Optimizer& optimizer, std::ofstream
   m["reward_mean"] = rewards.mean().item<double>();
   m["reward_std"] = rewards.std().item<double>();
   m["frac_reward_zero_std"] = 1.0 - signal.to(torch::kDouble).mean().item<double>();
-  StepStats stats;
-  stats.grad_norm = update.grad_norm;
-  stats.learning_rate = update.learning_rate;
-  stats.skipped = update.skipped;
-  const double train_seconds = SecondsSince(train_start);
-  // --- metrics ---
-  // Per component, mean and sample std (as reward_std) over the step's samples; a
-  // sample whose reward failed counts as 0.
-  std::map<std::string, double> component_sum, component_sum_sq;
-  for (const auto& comps : components) {
-    for (const auto& [name, value] : comps) {
-      component_sum[name] += value;
-      component_sum_sq[name] += value * value;
-    }
+  // Each component's mean and sample std (as reward_std).
+  const double count = static_cast<double>(rewards.numel());
+  for (size_t k = 0; k < names.size(); ++k) {
+    const double sum = sums[k], var = count > 1 ? (sums[names.size() + k] - sum * sum / count) / (count - 1) : 0.0;
+    m["reward/" + names[k]] = sum / count;
+    m["reward_std/" + names[k]] = std::sqrt(std::max(0.0, var));
   }
-  const double count = static_cast<double>(n);
-  for (const auto& [name, sum] : component_sum) {
-    m["reward/" + name] = sum / count;
-    const double var = count > 1 ? (component_sum_sq[name] - sum * sum / count) / (count - 1) : 0.0;
-    m["reward_std/" + name] = std::sqrt(std::max(0.0, var));
-  }
-  const std::string accuracy = AccuracyComponent(job_).name();
-  m["accuracy"] = component_sum.count(accuracy) ? component_sum[accuracy] / static_cast<double>(n) : 0.0;
-  m["completion_len_mean"] = static_cast<double>(tokens) / static_cast<double>(n);
-  m["completion_len_max"] = longest;
-  m["truncated_frac"] = static_cast<double>(truncated) / static_cast<double>(n);
-  m["grad_norm"] = stats.grad_norm;
-  m["update_skipped"] = stats.skipped;
-  m["learning_rate"] = stats.learning_rate;
-  m["failed_rewards"] = std::count_if(statuses.begin(), statuses.end(), [](const std::string& st) { return st != "ok"; });
-  m["time/rollout_s"] = sample_seconds;
-  m["time/reward_wait_s"] = reward_wait_seconds;
+  const std::string accuracy = "reward/" + AccuracyComponent(job_).name();
+  m["accuracy"] = m.contains(accuracy) ? m[accuracy].get<double>() : 0.0;
+  m["completion_len_mean"] = all_tokens / count;
+  m["completion_len_max"] = static_cast<int64_t>(maxes[0]);
+  m["truncated_frac"] = all_truncated / count;
+  m["grad_norm"] = update.grad_norm;
+  m["update_skipped"] = update.skipped;
+  m["learning_rate"] = update.learning_rate;
+  m["failed_rewards"] = static_cast<int64_t>(sums[at + 2]);
+  // Time: the slowest rank's (the step waits for it).
+  m["time/rollout_s"] = maxes[1];
+  m["time/reward_wait_s"] = maxes[2];
   m["time/train_s"] = train_seconds;
   m["time/step_s"] = SecondsSince(start);
-  m["rollout_tokens_per_s"] = static_cast<double>(tokens) / std::max(sample_seconds, 1e-9);
-  m["train_tokens_per_s"] = static_cast<double>(tokens) * g.epochs() / std::max(train_seconds, 1e-9);
+  m["rollout_tokens_per_s"] = all_tokens / std::max(maxes[1], 1e-9);
+  m["train_tokens_per_s"] = all_tokens * g.epochs() / std::max(train_seconds, 1e-9);
+  if (!Lead()) return m;
   // The first group's completions, for reading what the policy writes.
   for (int64_t i = 0; i < std::min<int64_t>(gsize, 4); ++i) {
     samples << json{{"step", step + 1},
@@ -376,7 +370,13 @@ absl::StatusOr<json> Run::GrpoStep(int step, Optimizer& optimizer, std::ofstream
 }
 
 absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
-  RETURN_IF_ERROR(CheckJob(job_));
+  RETURN_IF_ERROR(CheckTrainJob(job_));
+  if (job_.grpo().prompts_per_step() % World() != 0 || job_.sft().batch_size() < World()) {
+    return absl::InvalidArgumentError(absl::StrCat("train: with ", World(), " data-parallel ranks, grpo.prompts_per_step (",
+                                                   job_.grpo().prompts_per_step(), ") must be a multiple of ", World(),
+                                                   " and sft.batch_size (", job_.sft().batch_size(), ") at least ",
+                                                   World()));
+  }
   const Clock::time_point start = Clock::now();
   torch::set_num_threads(job_.threads());
   torch::manual_seed(job_.seed());
@@ -411,6 +411,10 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
   ASSIGN_OR_RETURN(RunProblems problems, LoadRunProblems(job_));
   train_ = std::move(problems.train);
   heldout_ = std::move(problems.heldout);
+  if (heldout_.size() < static_cast<size_t>(World())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("train: ", heldout_.size(), " held-out problems for ", World(), " ranks; need one per rank"));
+  }
   ASSIGN_OR_RETURN(policy_, RunPolicy::Create(job_));
   int64_t params = 0;
   for (const torch::Tensor& p : policy_.model->parameters()) params += p.numel();
@@ -463,6 +467,10 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
     }
   }
   if (reference_) reference_->eval();
+  if (dp_ != nullptr) {  // the same start on every rank, whatever each one loaded
+    RETURN_IF_ERROR(dp_->BroadcastParameters(policy_.model->parameters()));
+    if (reference_) RETURN_IF_ERROR(dp_->BroadcastParameters(reference_->parameters()));
+  }
   summary.accuracy_before = state.accuracy_before;
   summary.sft_seconds = state.sft_seconds;
   failed_rewards_ = state.failed_rewards;
@@ -475,14 +483,19 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
                                                               .warmup_steps(std::min(g.warmup_steps(), g.steps()))
                                                               .max_grad_norm(g.max_grad_norm())));
   if (!checkpoint.empty()) RETURN_IF_ERROR(opt->Load(checkpoint + "/optimizer.pt"));
-  // The logs keep exactly the lines of the steps the model has seen.
-  RETURN_IF_ERROR(KeepLinesUpToStep(summary.run_dir + "/metrics.jsonl", state.step));
-  RETURN_IF_ERROR(KeepLinesUpToStep(summary.run_dir + "/samples.jsonl", state.step));
-  std::ofstream metrics(summary.run_dir + "/metrics.jsonl", std::ios::app);
-  std::ofstream samples(summary.run_dir + "/samples.jsonl", std::ios::app);
-  if (!metrics || !samples) return absl::PermissionDeniedError(absl::StrCat("cannot write in ", summary.run_dir));
-  ASSIGN_OR_RETURN(std::unique_ptr<TensorBoardWriter> tensorboard, TensorBoardWriter::Create(summary.run_dir));
+  // Rank 0 writes the run's files. The logs keep exactly the lines of the steps the model has seen.
+  std::ofstream metrics, samples;
+  std::unique_ptr<TensorBoardWriter> tensorboard;
+  if (Lead()) {
+    RETURN_IF_ERROR(KeepLinesUpToStep(summary.run_dir + "/metrics.jsonl", state.step));
+    RETURN_IF_ERROR(KeepLinesUpToStep(summary.run_dir + "/samples.jsonl", state.step));
+    metrics.open(summary.run_dir + "/metrics.jsonl", std::ios::app);
+    samples.open(summary.run_dir + "/samples.jsonl", std::ios::app);
+    if (!metrics || !samples) return absl::PermissionDeniedError(absl::StrCat("cannot write in ", summary.run_dir));
+    ASSIGN_OR_RETURN(tensorboard, TensorBoardWriter::Create(summary.run_dir));
+  }
   auto save = [&](int64_t steps_done) {
+    if (!Lead()) return absl::OkStatus();
     std::ostringstream rng_text;
     rng_text << rng_;
     state.step = steps_done;
@@ -503,11 +516,13 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
         m["heldout_pass_at_k"] = pass;
       }
     }
-    metrics << m.dump() << "\n" << std::flush;
-    for (const auto& [key, value] : m.items()) {
-      if (key != "step" && value.is_number()) RETURN_IF_ERROR(tensorboard->AddScalar(key, value.get<double>(), step + 1));
+    if (Lead()) {
+      metrics << m.dump() << "\n" << std::flush;
+      for (const auto& [key, value] : m.items()) {
+        if (key != "step" && value.is_number()) RETURN_IF_ERROR(tensorboard->AddScalar(key, value.get<double>(), step + 1));
+      }
+      RETURN_IF_ERROR(tensorboard->Flush());
     }
-    RETURN_IF_ERROR(tensorboard->Flush());
     *log_ << absl::StrFormat("grpo %3d/%d  reward %.3f  acc %.3f  len %.1f  clip %.3f  step %.2fs%s\n", step + 1,
                              g.steps(), m["reward_mean"].get<double>(), m["accuracy"].get<double>(),
                              m["completion_len_mean"].get<double>(), m["clip_frac_high"].get<double>() +
@@ -516,7 +531,9 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
                                  ? absl::StrFormat("  held-out %.3f", m["heldout_accuracy"].get<double>())
                                  : std::string())
           << std::flush;
-    const bool stopping = stop_requested_ && stop_requested_();
+    std::vector<double> stop = {stop_requested_ && stop_requested_() ? 1.0 : 0.0};
+    RETURN_IF_ERROR(MaxOverRanks(dp_, &stop));  // any rank asked: all stop at this step
+    const bool stopping = stop[0] > 0;
     if (stopping || step + 1 == g.steps() ||
         (job_.checkpoint_every() > 0 && (step + 1) % job_.checkpoint_every() == 0)) {
       RETURN_IF_ERROR(save(step + 1));
@@ -537,6 +554,11 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
   }
   summary.failed_rewards = failed_rewards_;
   summary.wall_seconds = SecondsSince(start);
+  if (dp_ != nullptr) {
+    ASSIGN_OR_RETURN(const double checksum, CheckInSync(dp_, policy_.model->parameters()));
+    *log_ << absl::StrFormat("%d ranks in sync (parameter checksum %.17g)\n", World(), checksum);
+  }
+  if (!Lead()) return summary;
   RETURN_IF_ERROR(policy::SaveCausalLM(policy_.model, summary.run_dir + "/model"));
   json s{{"accuracy_before", summary.accuracy_before}, {"accuracy_after", summary.accuracy_after},
                {"sft_seconds", summary.sft_seconds},         {"grpo_seconds", summary.grpo_seconds},
@@ -557,8 +579,9 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
 }  // namespace
 
 absl::StatusOr<TrainSummary> RunTraining(const config::TrainJob& job, const std::string& reward_target,
-                                         std::ostream* log, std::function<bool()> stop_requested) {
-  Run run(job, log, std::move(stop_requested));
+                                         std::ostream* log, std::function<bool()> stop_requested,
+                                         DataParallel* data_parallel) {
+  Run run(job, log, std::move(stop_requested), data_parallel);
   return run.Go(reward_target);
 }
 

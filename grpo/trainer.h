@@ -19,7 +19,9 @@
 //
 // At the end it writes report.html (grpo/run_report.h).
 //
-// Not yet: real checkpoints (Qwen) and code tasks (issue 6).
+// With a DataParallel group each rank samples its share of every step's
+// prompts (grpo/data_parallel.h) and all make the same update; rank 0 writes
+// the files.
 #ifndef GRPO_GRPO_TRAINER_H_
 #define GRPO_GRPO_TRAINER_H_
 
@@ -29,6 +31,10 @@
 
 #include "absl/status/statusor.h"
 #include "proto/config.pb.h"
+
+namespace grpo::train {
+class DataParallel;
+}  // namespace grpo::train
 
 namespace grpo::train {
 
@@ -51,8 +57,12 @@ struct TrainSummary {
 // errors of the policy and the files as they come.
 // `stop_requested`, when set, is polled after every GRPO step (e.g. a SIGINT
 // flag): when true the run writes a checkpoint and returns with `interrupted`.
+// `data_parallel`, when set, makes this process one rank of a data-parallel
+// run (every rank calls RunTraining with the same job); InvalidArgument when
+// the batch does not split over the ranks, Internal when they diverge.
 absl::StatusOr<TrainSummary> RunTraining(const config::TrainJob& job, const std::string& reward_target,
-                                         std::ostream* log, std::function<bool()> stop_requested = nullptr);
+                                         std::ostream* log, std::function<bool()> stop_requested = nullptr,
+                                         DataParallel* data_parallel = nullptr);
 
 }  // namespace grpo::train
 

@@ -1,7 +1,9 @@
 // Crash and resume (issue 6): a `grpo train` process killed with SIGKILL in
 // the middle of its GRPO steps, then run again with --resume, ends with the
 // same metrics, step for step, as an uninterrupted run with the same seed;
-// and SIGINT stops a run with a checkpoint that --resume continues.
+// and SIGINT stops a run with a checkpoint that --resume continues. The same
+// for two data-parallel ranks (--nproc=2): their weights agree at the end, and
+// a run stopped by SIGINT resumes to the uninterrupted two-rank run's metrics.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -11,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -87,8 +90,8 @@ size_t LineCount(const std::string& path) {
 }
 
 // Starts a run and signals it once `lines` metrics lines exist.
-int RunAndSignal(const std::string& out, int signal, size_t lines) {
-  const pid_t pid = Spawn(Args(out), out + ".log");
+int RunAndSignal(const std::vector<std::string>& args, const std::string& out, int signal, size_t lines) {
+  const pid_t pid = Spawn(args, out + ".log");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (LineCount(out + "/mini_r1/metrics.jsonl") < lines && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -116,7 +119,7 @@ std::vector<nlohmann::json>* TrainResumeTest::reference_ = nullptr;
 
 TEST_F(TrainResumeTest, SigkillMidRunThenResumeGivesTheSameMetrics) {
   const std::string out = kWork + "/killed";
-  EXPECT_EQ(RunAndSignal(out, SIGKILL, 3), 128 + SIGKILL);
+  EXPECT_EQ(RunAndSignal(Args(out), out, SIGKILL, 3), 128 + SIGKILL);
   EXPECT_LT(Metrics(out + "/mini_r1").size(), 8u) << "the run finished before it was killed";
   std::vector<std::string> args = Args(out);
   args.push_back("--resume");
@@ -140,7 +143,7 @@ TEST_F(TrainResumeTest, SigkillMidRunThenResumeGivesTheSameMetrics) {
 
 TEST_F(TrainResumeTest, SigintStopsWithACheckpointThatResumes) {
   const std::string out = kWork + "/interrupted";
-  EXPECT_EQ(RunAndSignal(out, SIGINT, 2), 130);
+  EXPECT_EQ(RunAndSignal(Args(out), out, SIGINT, 2), 130);
   ASSERT_TRUE(std::filesystem::exists(out + "/mini_r1/checkpoints"));
   std::vector<std::string> args = Args(out);
   args.push_back("--resume");
@@ -148,6 +151,38 @@ TEST_F(TrainResumeTest, SigintStopsWithACheckpointThatResumes) {
   const std::vector<nlohmann::json> resumed = Metrics(out + "/mini_r1");
   ASSERT_EQ(resumed.size(), reference_->size());
   for (size_t i = 0; i < resumed.size(); ++i) EXPECT_EQ(resumed[i], (*reference_)[i]) << "step " << i + 1;
+}
+
+std::vector<std::string> TwoRankArgs(const std::string& out_dir) {
+  std::vector<std::string> args = Args(out_dir);
+  args.push_back("--nproc=2");
+  return args;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST(TrainDataParallelTest, TwoRanksStayInSyncAndResumeAfterSigint) {
+  const std::string work = kWork + "_dp";
+  std::filesystem::create_directories(work);
+  ASSERT_EQ(Wait(Spawn(TwoRankArgs(work + "/straight"), work + "/straight.log")), 0) << ReadAll(work + "/straight.log");
+  EXPECT_NE(ReadAll(work + "/straight.log").find("2 ranks in sync"), std::string::npos) << ReadAll(work + "/straight.log");
+  EXPECT_TRUE(std::filesystem::exists(work + "/straight/mini_r1/rank-1.log"));
+  const std::vector<nlohmann::json> reference = Metrics(work + "/straight/mini_r1");
+  ASSERT_EQ(reference.size(), 8u);
+
+  const std::string out = work + "/interrupted";
+  EXPECT_EQ(RunAndSignal(TwoRankArgs(out), out, SIGINT, 2), 130) << ReadAll(out + ".log");
+  EXPECT_LT(Metrics(out + "/mini_r1").size(), 8u) << "the run finished before it was stopped";
+  std::vector<std::string> args = TwoRankArgs(out);
+  args.push_back("--resume");
+  ASSERT_EQ(Wait(Spawn(args, out + ".log")), 0) << ReadAll(out + ".log");
+  const std::vector<nlohmann::json> resumed = Metrics(out + "/mini_r1");
+  ASSERT_EQ(resumed.size(), reference.size());
+  for (size_t i = 0; i < resumed.size(); ++i) EXPECT_EQ(resumed[i], reference[i]) << "step " << i + 1;
+  std::filesystem::remove_all(work);
 }
 
 }  // namespace
