@@ -69,7 +69,8 @@ absl::Status WriteCheckpoint(const std::string& run_dir, policy::CausalLM& model
   RETURN_IF_ERROR(optimizer.Save((tmp / "optimizer.pt").string()));
   {
     const nlohmann::json j{{"step", state.step},
-                           {"rng", state.rng},
+                           {"data_epoch", state.data_epoch},
+                           {"data_position", state.data_position},
                            {"accuracy_before", state.accuracy_before},
                            {"sft_seconds", state.sft_seconds},
                            {"grpo_seconds", state.grpo_seconds},
@@ -102,7 +103,8 @@ absl::StatusOr<TrainerState> ReadTrainerState(const std::string& checkpoint_dir)
     const nlohmann::json j = nlohmann::json::parse(in);
     TrainerState s;
     s.step = j.at("step").get<int64_t>();
-    s.rng = j.at("rng").get<std::string>();
+    s.data_epoch = j.at("data_epoch").get<int64_t>();
+    s.data_position = j.at("data_position").get<int64_t>();
     s.accuracy_before = j.at("accuracy_before").get<double>();
     s.sft_seconds = j.at("sft_seconds").get<double>();
     s.grpo_seconds = j.at("grpo_seconds").get<double>();

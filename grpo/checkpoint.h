@@ -21,7 +21,8 @@ namespace grpo::train {
 // What the trainer needs besides weights and optimizer to continue exactly.
 struct TrainerState {
   int64_t step = 0;               // GRPO steps done
-  std::string rng;                // the prompt sampler's std::mt19937_64, as text
+  int64_t data_epoch = 0;         // the training order's cursor (grpo/data_cursor.h)
+  int64_t data_position = 0;
   double accuracy_before = 0;
   double sft_seconds = 0;
   double grpo_seconds = 0;        // GRPO wall time spent before this checkpoint

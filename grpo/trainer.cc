@@ -6,12 +6,11 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
-#include <sstream>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
-#include <random>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "grpo/checkpoint.h"
+#include "grpo/data_cursor.h"
 #include "grpo/data_parallel.h"
 #include "grpo/objective.h"
 #include "grpo/problem.h"
@@ -87,7 +87,7 @@ class Run {
   policy::CausalLM reference_{nullptr};  // frozen copy when beta > 0
   std::vector<Problem> train_, heldout_;
   std::unique_ptr<reward::RewardClient> client_;
-  std::mt19937_64 rng_;
+  std::optional<DataCursor> cursor_;  // over train_
   std::function<bool()> stop_requested_;
   int64_t failed_rewards_ = 0;
   double accounted_grpo_seconds_ = 0;  // GRPO time already added to the checkpointed state
@@ -108,7 +108,7 @@ absl::Status Run::Sft() {
   for (int step = 0; step < s.steps(); ++step) {
     std::vector<std::vector<int64_t>> prompts, completions;
     for (int i = 0; i < s.batch_size(); ++i) {
-      const Problem& p = train_[rng_() % train_.size()];
+      const Problem& p = train_[cursor_->Next()];
       if (i % World() != Rank()) continue;  // every rank draws the batch; each trains on its share
       prompts.push_back(policy_.PromptIds(p));
       std::vector<int64_t> c;
@@ -222,7 +222,7 @@ absl::StatusOr<json> Run::GrpoStep(int step, Optimizer& optimizer, std::ofstream
     if (wanting[0] == 0 || rounds >= max_rounds) break;
     std::vector<rollout::RolloutPrompt> round;
     for (int i = 0; i < g.prompts_per_step(); ++i) {
-      const Problem& p = train_[rng_() % train_.size()];
+      const Problem& p = train_[cursor_->Next()];
       if (i / local_groups == Rank()) round.push_back(Prompt(p));
     }
     const uint64_t round_index = static_cast<uint64_t>(rounds++);
@@ -380,7 +380,6 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
   const Clock::time_point start = Clock::now();
   torch::set_num_threads(job_.threads());
   torch::manual_seed(job_.seed());
-  rng_.seed(job_.seed());
   TrainSummary summary;
   summary.run_dir = (std::filesystem::path(job_.output_dir()) / job_.name()).string();
   std::error_code ec;
@@ -411,6 +410,8 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
   ASSIGN_OR_RETURN(RunProblems problems, LoadRunProblems(job_));
   train_ = std::move(problems.train);
   heldout_ = std::move(problems.heldout);
+  cursor_.emplace(train_.size(), job_.seed());
+  if (train_.empty()) return absl::InvalidArgumentError("train: no training problems");
   if (heldout_.size() < static_cast<size_t>(World())) {
     return absl::InvalidArgumentError(
         absl::StrCat("train: ", heldout_.size(), " held-out problems for ", World(), " ranks; need one per rank"));
@@ -447,9 +448,9 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
     if (g.beta() > 0) {
       ASSIGN_OR_RETURN(reference_, policy::LoadCausalLM(checkpoint + "/reference"));
     }
-    std::istringstream rng_text(state.rng);
-    rng_text >> rng_;
-    if (rng_text.fail()) return absl::DataLossError(absl::StrCat(checkpoint, "/state.json: bad rng state"));
+    if (absl::Status s = cursor_->Seek(state.data_epoch, state.data_position); !s.ok()) {
+      return absl::DataLossError(absl::StrCat(checkpoint, "/state.json: ", s.message()));
+    }
     *log_ << "resumed from " << checkpoint << " at GRPO step " << state.step << "\n";
   } else {
     const Clock::time_point sft_start = Clock::now();
@@ -496,10 +497,9 @@ absl::StatusOr<TrainSummary> Run::Go(const std::string& reward_target) {
   }
   auto save = [&](int64_t steps_done) {
     if (!Lead()) return absl::OkStatus();
-    std::ostringstream rng_text;
-    rng_text << rng_;
     state.step = steps_done;
-    state.rng = rng_text.str();
+    state.data_epoch = cursor_->epoch();
+    state.data_position = cursor_->position();
     state.failed_rewards = failed_rewards_;
     state.grpo_seconds += SecondsSince(grpo_start) - accounted_grpo_seconds_;
     accounted_grpo_seconds_ = SecondsSince(grpo_start);
