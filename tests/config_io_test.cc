@@ -101,6 +101,28 @@ TEST(LoadConfigFileTest, ShippedExampleConfigLoads) {
   EXPECT_EQ(config->reward().math().extraction_priority_size(), 5);
 }
 
+// `grpo train` with no config runs the schema's defaults; the README says that
+// is configs/mini_r1.textproto, so the file must only restate defaults.
+TEST(LoadConfigFileTest, MainJobConfigEqualsTheSchemaDefaults) {
+  absl::StatusOr<Config> config =
+      LoadConfigFile(std::string(GRPO_DATA_DIR) + "/../configs/mini_r1.textproto");
+  ASSERT_TRUE(config.ok()) << config.status();
+  // The file spells out the reward spec that an empty one stands for
+  // (grpo/run_inputs.h RewardSpec: math_accuracy 1 + format 0.1).
+  const auto& rewards = config->train().grpo().rewards();
+  ASSERT_EQ(rewards.size(), 2);
+  EXPECT_EQ(rewards[0].name(), "math_accuracy");
+  EXPECT_EQ(rewards[0].weight(), 1.0);
+  EXPECT_EQ(rewards[1].name(), "format");
+  EXPECT_EQ(rewards[1].weight(), 0.1);
+  config->mutable_train()->mutable_grpo()->clear_rewards();
+  google::protobuf::util::MessageDifferencer differ;
+  differ.set_message_field_comparison(google::protobuf::util::MessageDifferencer::EQUIVALENT);
+  std::string diff;
+  differ.ReportDifferencesToString(&diff);
+  EXPECT_TRUE(differ.Compare(Config().train(), config->train())) << diff;
+}
+
 TEST(ApplyOverrideTest, SetsNestedEnum) {
   Config config;
   ASSERT_TRUE(ApplyOverride("reward.math.percent_policy=STRICT", &config).ok());
