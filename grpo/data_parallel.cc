@@ -9,27 +9,27 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <exception>
 #include <map>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/string_view.h"
+#include "policy/torch_status.h"
 #include "proto/status_macros.h"
 
 namespace grpo::train {
 namespace {
 
-// A collective or rendezvous failure as a Status: peers that died, timeouts.
-absl::Status CollectiveError(const char* what) {
+// Runs one collective (or the rendezvous); a failure (a peer that died, a
+// timeout) is an Internal status naming `what`.
+template <typename Op>
+absl::Status Collective(const char* what, Op op) {
   try {
-    throw;
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("data parallel ", what, ": ", e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("data parallel ", what, ": ", e.what()));
+    op();
+  } catch (...) {
+    return policy::StatusFromCurrentException(absl::StrCat("data parallel ", what));
   }
+  return absl::OkStatus();
 }
 
 // An integer environment variable; `fallback` when unset.
@@ -102,7 +102,7 @@ absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::Create(const DataPar
   }
   const auto timeout = std::chrono::milliseconds(absl::ToInt64Milliseconds(options.timeout));
   auto impl = std::make_unique<Impl>();
-  try {
+  absl::Status joined = Collective("rendezvous", [&] {
     c10d::TCPStoreOptions so;
     so.port = static_cast<std::uint16_t>(options.master_port);
     so.isServer = options.rank == 0;
@@ -121,50 +121,42 @@ absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::Create(const DataPar
       go->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     }
     impl->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, options.rank, options.world_size, go);
-  } catch (...) {
-    absl::Status s = CollectiveError("rendezvous");
-    return absl::UnavailableError(absl::StrCat(s.message(), " (rank ", options.rank, " of ", options.world_size,
-                                               ", store ", options.master_addr, ":", options.master_port, ")"));
+  });
+  if (!joined.ok()) {
+    return absl::UnavailableError(absl::StrCat(joined.message(), " (rank ", options.rank, " of ",
+                                               options.world_size, ", store ", options.master_addr, ":",
+                                               options.master_port, ")"));
   }
   return std::unique_ptr<DataParallel>(new DataParallel(std::move(impl), options.rank, options.world_size));
 }
 
 absl::Status DataParallel::AllReduceSum(torch::Tensor& t) {
-  try {
+  return Collective("all-reduce", [&] {
     std::vector<torch::Tensor> tensors{t};
     impl_->group->allreduce(tensors)->wait();
-  } catch (...) {
-    return CollectiveError("all-reduce");
-  }
-  return absl::OkStatus();
+  });
 }
 
 absl::Status DataParallel::AllReduceMax(torch::Tensor& t) {
-  try {
+  return Collective("all-reduce max", [&] {
     std::vector<torch::Tensor> tensors{t};
     c10d::AllreduceOptions o;
     o.reduceOp = c10d::ReduceOp::MAX;
     impl_->group->allreduce(tensors, o)->wait();
-  } catch (...) {
-    return CollectiveError("all-reduce max");
-  }
-  return absl::OkStatus();
+  });
 }
 
 absl::Status DataParallel::Broadcast(torch::Tensor& t, int root) {
-  try {
+  return Collective("broadcast", [&] {
     std::vector<torch::Tensor> tensors{t};
     c10d::BroadcastOptions o;
     o.rootRank = root;
     impl_->group->broadcast(tensors, o)->wait();
-  } catch (...) {
-    return CollectiveError("broadcast");
-  }
-  return absl::OkStatus();
+  });
 }
 
 absl::Status DataParallel::AllReduceGradients(const std::vector<torch::Tensor>& params) {
-  try {
+  return Collective("gradient all-reduce", [&] {
     torch::NoGradGuard no_grad;
     // One flat buffer per dtype; a trainable parameter without a gradient on
     // this rank (unused by its rows) adds zeros, so every rank's buffer matches.
@@ -177,41 +169,29 @@ absl::Status DataParallel::AllReduceGradients(const std::vector<torch::Tensor>& 
     for (auto& [dtype, grads] : by_dtype) {
       std::vector<torch::Tensor> flat_parts;
       for (const torch::Tensor& g : grads) flat_parts.push_back(g.reshape(-1));
-      torch::Tensor flat = torch::cat(flat_parts);
-      std::vector<torch::Tensor> tensors{flat};
+      std::vector<torch::Tensor> tensors{torch::cat(flat_parts)};
       impl_->group->allreduce(tensors)->wait();
       int64_t offset = 0;
       for (torch::Tensor& g : grads) {
-        g.copy_(flat.narrow(0, offset, g.numel()).view_as(g));
+        g.copy_(tensors[0].narrow(0, offset, g.numel()).view_as(g));
         offset += g.numel();
       }
     }
-  } catch (...) {
-    return CollectiveError("gradient all-reduce");
-  }
-  return absl::OkStatus();
+  });
 }
 
 absl::Status DataParallel::BroadcastParameters(const std::vector<torch::Tensor>& params) {
-  try {
+  return Collective("parameter broadcast", [&] {
     torch::NoGradGuard no_grad;
     for (const torch::Tensor& p : params) {
       std::vector<torch::Tensor> tensors{p};
       impl_->group->broadcast(tensors)->wait();
     }
-  } catch (...) {
-    return CollectiveError("parameter broadcast");
-  }
-  return absl::OkStatus();
+  });
 }
 
 absl::Status DataParallel::Barrier() {
-  try {
-    impl_->group->barrier()->wait();
-  } catch (...) {
-    return CollectiveError("barrier");
-  }
-  return absl::OkStatus();
+  return Collective("barrier", [&] { impl_->group->barrier()->wait(); });
 }
 
 namespace {
@@ -232,12 +212,10 @@ absl::Status MaxOverRanks(DataParallel* dp, std::vector<double>* values) { retur
 
 absl::StatusOr<double> CheckInSync(DataParallel* dp, const std::vector<torch::Tensor>& params) {
   double checksum = 0;
-  try {
+  RETURN_IF_ERROR(Collective("sync check", [&] {
     torch::NoGradGuard no_grad;
     for (const torch::Tensor& p : params) checksum += p.to(torch::kDouble).abs().sum().item<double>();
-  } catch (...) {
-    return CollectiveError("sync check");
-  }
+  }));
   std::vector<double> range = {checksum, -checksum};
   RETURN_IF_ERROR(MaxOverRanks(dp, &range));
   if (range[0] != checksum || -range[1] != checksum) {

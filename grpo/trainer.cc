@@ -291,7 +291,7 @@ absl::StatusOr<json> Run::GrpoStep(int step, Optimizer& optimizer, std::ofstream
   // --- metrics, over all ranks ---
   // Per component, the sum and sum of squares (a sample whose reward failed counts as 0).
   std::vector<std::string> names;
-  for (const reward::v1::Component& c : RewardSpec(job_)) names.push_back(c.name());
+  for (const reward::v1::Component& c : ro.components) names.push_back(c.name());
   std::vector<double> sums(2 * names.size());
   for (const auto& comps : components) {
     for (size_t k = 0; k < names.size(); ++k) {

@@ -61,6 +61,23 @@ inline std::string Target(const RewardServer& server) {
   return "127.0.0.1:" + std::to_string(server.port());
 }
 
+// A test with its own loopback reward server (the test registry, 1 worker).
+class LoopbackServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    registry_ = TestRegistry();
+    auto server = RewardServer::Start(LoopbackOptions(1), registry_.get());
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    target_ = Target(*server_);
+  }
+  void TearDown() override { server_->Shutdown(absl::ZeroDuration()); }  // after a test's own Shutdown too
+
+  std::unique_ptr<ComponentRegistry> registry_;
+  std::unique_ptr<RewardServer> server_;
+  std::string target_;
+};
+
 inline v1::Sample MathSample(const std::string& id, const std::string& completion,
                              const std::string& gold) {
   v1::Sample s;

@@ -67,16 +67,8 @@ std::string TinyQwenDir() {
   return dir;
 }
 
-class TrainPretrainedTest : public ::testing::Test {
+class TrainPretrainedTest : public reward::testing::LoopbackServerTest {
  protected:
-  void SetUp() override {
-    registry_ = reward::testing::TestRegistry();
-    auto server = reward::RewardServer::Start(reward::testing::LoopbackOptions(1), registry_.get());
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-  }
-  void TearDown() override { server_->Shutdown(absl::ZeroDuration()); }
-
   // The shipped config, shortened and pointed at the tiny checkpoint.
   absl::StatusOr<config::Config> Config(const std::string& file, const std::string& name) {
     return config::LoadConfig(std::string(GRPO_SOURCE_DIR) + "/configs/" + file,
@@ -112,11 +104,8 @@ class TrainPretrainedTest : public ::testing::Test {
   }
 
   absl::StatusOr<TrainSummary> Run(const config::TrainJob& job, std::ostringstream* log) {
-    return RunTraining(job, reward::testing::Target(*server_), log);
+    return RunTraining(job, target_, log);
   }
-
-  std::unique_ptr<reward::ComponentRegistry> registry_;
-  std::unique_ptr<reward::RewardServer> server_;
 };
 
 TEST_F(TrainPretrainedTest, Gsm8kConfigRunsTwoStepsOnATinyQwen2) {
@@ -193,7 +182,7 @@ TEST_F(TrainPretrainedTest, MbppConfigReadsTheStandardSplitWithTests) {
     }
   }
   reward::ClientOptions options;
-  options.target = reward::testing::Target(*server_);
+  options.target = target_;
   auto client = reward::RewardClient::Create(options);
   ASSERT_TRUE(client.ok()) << client.status();
   auto results = (*client)->ScoreAll(samples);

@@ -100,6 +100,17 @@ int RunAndSignal(const std::vector<std::string>& args, const std::string& out, i
   return Wait(pid);
 }
 
+// Runs `args` again with --resume (logging to out.log); its metrics must be
+// `reference`'s, step for step.
+void ExpectResumeGives(std::vector<std::string> args, const std::string& out,
+                       const std::vector<nlohmann::json>& reference) {
+  args.push_back("--resume");
+  ASSERT_EQ(Wait(Spawn(args, out + ".log")), 0);
+  const std::vector<nlohmann::json> resumed = Metrics(out + "/mini_r1");
+  ASSERT_EQ(resumed.size(), reference.size());
+  for (size_t i = 0; i < resumed.size(); ++i) EXPECT_EQ(resumed[i], reference[i]) << "step " << i + 1;
+}
+
 class TrainResumeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -121,12 +132,7 @@ TEST_F(TrainResumeTest, SigkillMidRunThenResumeGivesTheSameMetrics) {
   const std::string out = kWork + "/killed";
   EXPECT_EQ(RunAndSignal(Args(out), out, SIGKILL, 3), 128 + SIGKILL);
   EXPECT_LT(Metrics(out + "/mini_r1").size(), 8u) << "the run finished before it was killed";
-  std::vector<std::string> args = Args(out);
-  args.push_back("--resume");
-  ASSERT_EQ(Wait(Spawn(args, out + ".log")), 0);
-  const std::vector<nlohmann::json> resumed = Metrics(out + "/mini_r1");
-  ASSERT_EQ(resumed.size(), reference_->size());
-  for (size_t i = 0; i < resumed.size(); ++i) EXPECT_EQ(resumed[i], (*reference_)[i]) << "step " << i + 1;
+  ExpectResumeGives(Args(out), out, *reference_);
   const auto summary = [](const std::string& dir) {
     return nlohmann::json::parse(std::ifstream(dir + "/mini_r1/summary.json"));
   };
@@ -145,12 +151,7 @@ TEST_F(TrainResumeTest, SigintStopsWithACheckpointThatResumes) {
   const std::string out = kWork + "/interrupted";
   EXPECT_EQ(RunAndSignal(Args(out), out, SIGINT, 2), 130);
   ASSERT_TRUE(std::filesystem::exists(out + "/mini_r1/checkpoints"));
-  std::vector<std::string> args = Args(out);
-  args.push_back("--resume");
-  ASSERT_EQ(Wait(Spawn(args, out + ".log")), 0);
-  const std::vector<nlohmann::json> resumed = Metrics(out + "/mini_r1");
-  ASSERT_EQ(resumed.size(), reference_->size());
-  for (size_t i = 0; i < resumed.size(); ++i) EXPECT_EQ(resumed[i], (*reference_)[i]) << "step " << i + 1;
+  ExpectResumeGives(Args(out), out, *reference_);
 }
 
 std::vector<std::string> TwoRankArgs(const std::string& out_dir) {
@@ -176,12 +177,7 @@ TEST(TrainDataParallelTest, TwoRanksStayInSyncAndResumeAfterSigint) {
   const std::string out = work + "/interrupted";
   EXPECT_EQ(RunAndSignal(TwoRankArgs(out), out, SIGINT, 2), 130) << ReadAll(out + ".log");
   EXPECT_LT(Metrics(out + "/mini_r1").size(), 8u) << "the run finished before it was stopped";
-  std::vector<std::string> args = TwoRankArgs(out);
-  args.push_back("--resume");
-  ASSERT_EQ(Wait(Spawn(args, out + ".log")), 0) << ReadAll(out + ".log");
-  const std::vector<nlohmann::json> resumed = Metrics(out + "/mini_r1");
-  ASSERT_EQ(resumed.size(), reference.size());
-  for (size_t i = 0; i < resumed.size(); ++i) EXPECT_EQ(resumed[i], reference[i]) << "step " << i + 1;
+  ExpectResumeGives(TwoRankArgs(out), out, reference);
   std::filesystem::remove_all(work);
 }
 

@@ -49,21 +49,7 @@ config::TrainJob ShortJob(const std::string& name) {
 
 using grpo::testing::JsonLines;
 
-class TrainerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    registry_ = reward::testing::TestRegistry();
-    auto server = reward::RewardServer::Start(reward::testing::LoopbackOptions(1), registry_.get());
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    target_ = reward::testing::Target(*server_);
-  }
-  void TearDown() override { server_->Shutdown(absl::ZeroDuration()); }  // again is harmless
-
-  std::unique_ptr<reward::ComponentRegistry> registry_;
-  std::unique_ptr<reward::RewardServer> server_;
-  std::string target_;
-};
+class TrainerTest : public reward::testing::LoopbackServerTest {};
 
 TEST_F(TrainerTest, ShortRunWritesMetricsSamplesSummaryAndModel) {
   const config::TrainJob job = ShortJob("short");
