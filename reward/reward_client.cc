@@ -121,8 +121,11 @@ class RewardClient::Impl {
       v1::ScoreResponse response;
       const grpc::Status status = stub_->Score(&ctx, request, &response);
       if (status.ok()) return response;
+      // CANCELLED: this context is never cancelled here, so it is a call that
+      // reached a server as it began shutting down.
       const bool retry = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-                         status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
+                         status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+                         status.error_code() == grpc::StatusCode::CANCELLED;
       if (!retry || Clock::now() + absl::ToChronoNanoseconds(backoff) >= deadline) {
         return ToAbsl(status, absl::StrCat("Score on ", options_.target));
       }

@@ -252,11 +252,15 @@ class StreamReactor final : public grpc::ServerBidiReactor<v1::Sample, v1::Resul
  public:
   StreamReactor(RewardServer::Impl* impl, grpc::CallbackServerContext* ctx)
       : impl_(impl), call_deadline_(CallDeadline(ctx)) {
-    draining_ = impl_->AddStream(this);
-    if (!impl_->Authorized(ctx)) {
+    if (!impl_->Authorized(ctx)) {  // before AddStream: no drain can race this
       finished_ = true;
       Finish(kUnauthenticated);
       return;
+    }
+    // Registered, the stream can be drained from the shutdown thread at once.
+    if (impl_->AddStream(this)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      draining_ = true;
     }
     Pump();
   }
@@ -354,7 +358,7 @@ class StreamReactor final : public grpc::ServerBidiReactor<v1::Sample, v1::Resul
   // Starts whatever the state allows: the next write, the next read, the
   // final status. Decided under the lock, started outside it.
   void Pump() {
-    bool write = false, read = false, finish = false, more = false;
+    bool write = false, read = false, finish = false;
     grpc::Status status;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -363,9 +367,6 @@ class StreamReactor final : public grpc::ServerBidiReactor<v1::Sample, v1::Resul
         current_ = std::move(pending_.front());
         pending_.pop_front();
         writing_ = write = true;
-        // More results are ready: let gRPC coalesce this one with the next
-        // write (the last one of a run goes out unhinted, so it is flushed).
-        more = !pending_.empty();
       }
       if (!reading_ && !reads_done_ && !broken_ && !draining_ &&
           outstanding_ < impl_->options().max_stream_in_flight) {
@@ -377,7 +378,11 @@ class StreamReactor final : public grpc::ServerBidiReactor<v1::Sample, v1::Resul
         if (broken_) status = grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled");
       }
     }
-    if (write) StartWrite(&current_, more ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
+    // No buffer hint: a hinted write completes only once something flushes
+    // it, and with one write in flight at a time nothing may (the stream then
+    // hangs once the client has half-closed: reward_service_test
+    // StreamsEndWhenAllTheirResultsAreReadyAtOnce).
+    if (write) StartWrite(&current_);
     if (read) StartRead(&incoming_);
     if (finish) Finish(status);
   }

@@ -5,6 +5,7 @@
 // and the drain.
 #include "reward/reward_service.h"
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -33,6 +34,7 @@ using testing::MathSample;
 using testing::SleepSample;
 using testing::Target;
 using testing::TestRegistry;
+using Clock = std::chrono::steady_clock;
 
 std::unique_ptr<v1::RewardService::Stub> Stub(const std::string& target) {
   return v1::RewardService::NewStub(
@@ -381,20 +383,82 @@ TEST_F(ServiceTest, BatchOverTheLimitIsInvalidArgument) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
-// The drain: calls in flight when Shutdown starts still get every result.
+// The drain: samples a stream has handed to the workers when Shutdown starts
+// still get their results, and the stream ends OK well inside the grace.
 TEST_F(ServiceTest, ShutdownDrainsInFlightStreams) {
-  Start(LoopbackOptions(2));
+  Start(LoopbackOptions(4));
   std::vector<v1::Sample> samples;
   for (int i = 0; i < 4; ++i) samples.push_back(SleepSample(std::to_string(i), 300));
   std::vector<v1::Result> results;
   grpc::Status status;
+  const int started_before = testing::SleepsStarted().load();
   std::thread client([&] { results = Stream(stub_.get(), samples, &status); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto give_up = Clock::now() + std::chrono::seconds(20);
+  while (testing::SleepsStarted().load() - started_before < 4 && Clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(testing::SleepsStarted().load() - started_before, 4) << "the samples never reached the workers";
+  const auto shutdown_start = Clock::now();
   server_->Shutdown(absl::Seconds(10));
+  EXPECT_LT(Clock::now() - shutdown_start, std::chrono::seconds(5));
   client.join();
   EXPECT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(results.size(), 4u);
   for (const auto& r : results) EXPECT_EQ(r.status(), "ok");
+}
+
+// A shutdown racing a stream that is still connecting, sending or being
+// scored: whatever the interleaving, Shutdown returns without waiting out its
+// grace, and the client sees OK (with an "ok" result per sample it got),
+// UNAVAILABLE (GOAWAY) or CANCELLED (the call reached a server already
+// shutting down), never a hang. Found a stream that hung on its last results.
+TEST(ServerShutdownTest, RacingAStreamNeverWaitsOutTheGrace) {
+  auto registry = TestRegistry();
+  for (int iteration = 0; iteration < 150; ++iteration) {
+    auto server = RewardServer::Start(LoopbackOptions(2), registry.get());
+    ASSERT_TRUE(server.ok()) << server.status();
+    auto stub = Stub(Target(**server));
+    std::vector<v1::Sample> samples;
+    for (int i = 0; i < 4; ++i) samples.push_back(SleepSample(std::to_string(i), iteration % 3 * 5));
+    std::vector<v1::Result> results;
+    grpc::Status status;
+    std::thread client([&] { results = Stream(stub.get(), samples, &status); });
+    std::this_thread::sleep_for(std::chrono::microseconds(iteration * 997 % 15000));
+    const auto shutdown_start = Clock::now();
+    (*server)->Shutdown(absl::Seconds(20));
+    const auto took = Clock::now() - shutdown_start;
+    client.join();
+    ASSERT_LT(took, std::chrono::seconds(5)) << "iteration " << iteration;
+    ASSERT_TRUE(status.ok() || status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                status.error_code() == grpc::StatusCode::CANCELLED)
+        << "iteration " << iteration << ": " << status.error_code() << " " << status.error_message();
+    for (const auto& r : results) EXPECT_EQ(r.status(), "ok") << "iteration " << iteration;
+  }
+}
+
+// Every result of a stream ready at once, after the client has half-closed:
+// each goes out and the stream ends (a write left waiting for a flush that
+// nothing triggers would hang it until the deadline). A fresh connection per
+// stream, as the hang needed one.
+TEST_F(ServiceTest, StreamsEndWhenAllTheirResultsAreReadyAtOnce) {
+  Start(LoopbackOptions(2));
+  for (int iteration = 0; iteration < 600; ++iteration) {
+    auto stub = Stub(Target(*server_));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    auto stream = stub->ScoreStream(&ctx);
+    int got = 0;
+    std::thread reader([&] {
+      v1::Result r;
+      while (stream->Read(&r)) ++got;
+    });
+    for (int i = 0; i < 4; ++i) stream->Write(SleepSample(std::to_string(i), 0));
+    stream->WritesDone();
+    reader.join();
+    const grpc::Status status = stream->Finish();
+    ASSERT_TRUE(status.ok()) << "iteration " << iteration << ": " << status.error_message();
+    ASSERT_EQ(got, 4) << "iteration " << iteration;
+  }
 }
 
 // --- auth ---

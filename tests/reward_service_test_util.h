@@ -4,6 +4,7 @@
 #ifndef GRPO_TESTS_REWARD_SERVICE_TEST_UTIL_H_
 #define GRPO_TESTS_REWARD_SERVICE_TEST_UTIL_H_
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <memory>
@@ -18,6 +19,13 @@
 
 namespace grpo::reward::testing {
 
+// How many "sleep" samples have begun scoring in this process: a test waits
+// on it to know its samples reached the workers.
+inline std::atomic<int>& SleepsStarted() {
+  static std::atomic<int> started{0};
+  return started;
+}
+
 // "sleep": sleeps params["ms"] (default 100) milliseconds, then scores 1.
 class SleepComponent : public RewardComponent {
  public:
@@ -30,6 +38,7 @@ class SleepComponent : public RewardComponent {
     return absl::OkStatus();
   }
   RewardResult Score(const ComponentInput&, const ComponentParams& params) const override {
+    SleepsStarted().fetch_add(1);
     auto it = params.find("ms");
     std::this_thread::sleep_for(
         std::chrono::milliseconds(it == params.end() ? 100 : std::atoi(it->second.c_str())));
