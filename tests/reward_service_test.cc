@@ -42,9 +42,12 @@ std::unique_ptr<v1::RewardService::Stub> Stub(const std::string& target) {
 }
 
 // Sends `samples` on one stream, returns the results in arrival order.
+// A zero `deadline` sets none.
 std::vector<v1::Result> Stream(v1::RewardService::Stub* stub, const std::vector<v1::Sample>& samples,
-                               grpc::Status* status = nullptr) {
+                               grpc::Status* status = nullptr,
+                               std::chrono::seconds deadline = std::chrono::seconds(0)) {
   grpc::ClientContext ctx;
+  if (deadline.count() > 0) ctx.set_deadline(std::chrono::system_clock::now() + deadline);
   auto stream = stub->ScoreStream(&ctx);
   std::vector<v1::Result> results;
   std::thread reader([&] {
@@ -442,22 +445,13 @@ TEST(ServerShutdownTest, RacingAStreamNeverWaitsOutTheGrace) {
 // stream, as the hang needed one.
 TEST_F(ServiceTest, StreamsEndWhenAllTheirResultsAreReadyAtOnce) {
   Start(LoopbackOptions(2));
+  std::vector<v1::Sample> samples;
+  for (int i = 0; i < 4; ++i) samples.push_back(SleepSample(std::to_string(i), 0));
   for (int iteration = 0; iteration < 600; ++iteration) {
-    auto stub = Stub(Target(*server_));
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    auto stream = stub->ScoreStream(&ctx);
-    int got = 0;
-    std::thread reader([&] {
-      v1::Result r;
-      while (stream->Read(&r)) ++got;
-    });
-    for (int i = 0; i < 4; ++i) stream->Write(SleepSample(std::to_string(i), 0));
-    stream->WritesDone();
-    reader.join();
-    const grpc::Status status = stream->Finish();
+    grpc::Status status;
+    const auto results = Stream(Stub(Target(*server_)).get(), samples, &status, std::chrono::seconds(10));
     ASSERT_TRUE(status.ok()) << "iteration " << iteration << ": " << status.error_message();
-    ASSERT_EQ(got, 4) << "iteration " << iteration;
+    ASSERT_EQ(results.size(), 4u) << "iteration " << iteration;
   }
 }
 
